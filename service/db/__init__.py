@@ -1,0 +1,1 @@
+"""The operators' source of truth: exchanges and their symbols (SQLAlchemy 2.x)."""

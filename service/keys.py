@@ -1,0 +1,72 @@
+"""Every Redis key and channel the service uses, in one place.
+
+All keys start with a prefix (``TICKER_KEY_PREFIX``, default ``ticker``) so
+several deployments, or tests, can share one Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "ticker"
+
+    # -- tick store -------------------------------------------------------
+    def board(self, exchange: str) -> str:
+        """Hash: symbol -> latest tick JSON of one exchange (HGET / HGETALL)."""
+        return f"{self.prefix}:board:{exchange}"
+
+    def exchanges(self) -> str:
+        """Set of exchange names that have a board."""
+        return f"{self.prefix}:exchanges"
+
+    def tick_channel(self, exchange: str) -> str:
+        """Pub/sub channel: one JSON array of ticks per written batch."""
+        return f"{self.prefix}:ticks:{exchange}"
+
+    def tick_channel_pattern(self) -> str:
+        return f"{self.prefix}:ticks:*"
+
+    # -- desired state (written by the beat, read by the jobs) -----------------
+    def desired(self) -> str:
+        """Hash: job key -> JobSpec JSON."""
+        return f"{self.prefix}:desired"
+
+    def generation(self) -> str:
+        """Counter: the next generation number for a changed JobSpec."""
+        return f"{self.prefix}:desired:generation"
+
+    # -- job supervision ------------------------------------------------------
+    def lease(self, job_key: str) -> str:
+        """String: the token of the run that streams this job (SET NX PX)."""
+        return f"{self.prefix}:lease:{job_key}"
+
+    def lease_pattern(self) -> str:
+        return f"{self.prefix}:lease:*"
+
+    def pending(self, job_key: str) -> str:
+        """String: set while a stream_exchange message is queued (SET NX EX)."""
+        return f"{self.prefix}:pending:{job_key}"
+
+    def beat_lock(self) -> str:
+        """String: the token of the active beat."""
+        return f"{self.prefix}:beat:lock"
+
+    # -- health ---------------------------------------------------------------
+    def health_jobs(self) -> str:
+        """Hash: job key -> latest heartbeat JSON."""
+        return f"{self.prefix}:health:jobs"
+
+    def health_workers(self) -> str:
+        """Hash: worker id -> worker record JSON."""
+        return f"{self.prefix}:health:workers"
+
+    def health_states(self) -> str:
+        """Hash: job key -> last derived health state (for transition alerts)."""
+        return f"{self.prefix}:health:states"
+
+    def beat_status(self) -> str:
+        """String: JSON of the beat's last reconcile and supervision passes."""
+        return f"{self.prefix}:health:beat"
