@@ -68,5 +68,5 @@ class Keys:
         return f"{self.prefix}:health:states"
 
     def beat_status(self) -> str:
-        """String: JSON of the beat's last reconcile and supervision passes."""
+        """Hash: field reconcile|supervise -> JSON of the beat's last pass of that kind."""
         return f"{self.prefix}:health:beat"
