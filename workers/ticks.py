@@ -23,7 +23,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def to_tick(exchange: str, ticker: dict[str, Any], received_at: int) -> dict[str, Any]:
+def to_tick(exchange: str, symbol: str, ticker: dict[str, Any], received_at: int) -> dict[str, Any]:
     """A stored tick from a ccxt unified ticker.
 
     ``timestamp`` is the exchange's time (None when the exchange gives none),
@@ -34,7 +34,7 @@ def to_tick(exchange: str, ticker: dict[str, Any], received_at: int) -> dict[str
     """
     return {
         "exchange": exchange,
-        "symbol": ticker["symbol"],
+        "symbol": symbol,
         "bid": ticker.get("bid"),
         "ask": ticker.get("ask"),
         "last": ticker.get("last"),

@@ -1,0 +1,53 @@
+"""Dramatiq actors. Thin: they take ids and primitives and hand off to plain functions.
+
+Import ``service.broker`` and call ``setup_broker()`` (or ``use_broker``) first.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import dramatiq
+
+from service.keys import Keys
+from service.redis_client import sync_client
+from service.settings import Settings
+from service.streaming import run_stream_job
+
+STREAMS_QUEUE = "streams"
+HEALTH_QUEUE = "health"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@dramatiq.actor(
+    queue_name=STREAMS_QUEUE,
+    # Long-lived by design; the beat re-enqueues, so Dramatiq's retries are not wanted.
+    time_limit=float("inf"),
+    max_retries=0,
+    notify_shutdown=True,
+)
+async def stream_exchange(job_key: str) -> None:
+    """Stream one job key's tickers until its lease is lost or it leaves the desired state."""
+    await run_stream_job(job_key, settings(), send_heartbeat)
+
+
+def send_heartbeat(heartbeat: dict[str, Any]) -> None:
+    record_heartbeat.send(heartbeat)
+
+
+@dramatiq.actor(queue_name=HEALTH_QUEUE, max_retries=3, time_limit=30_000)
+def record_heartbeat(heartbeat: dict[str, Any]) -> None:
+    """Keep the latest heartbeat per job in the health registry."""
+    from service.health.registry import record_heartbeat as record
+
+    record(_sync_redis(), Keys(settings().key_prefix), heartbeat, settings=settings())
+
+
+@lru_cache(maxsize=1)
+def _sync_redis() -> Any:
+    return sync_client(settings().redis_url)

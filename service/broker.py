@@ -1,0 +1,38 @@
+"""The Dramatiq broker, set up before any actor module is imported.
+
+``setup_broker()`` is idempotent: ``service.workers`` and ``ticker-scheduler``
+call it first, tests may install a StubBroker instead.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO
+
+from service.settings import Settings
+
+_broker: dramatiq.Broker | None = None
+
+
+def build_broker(settings: Settings) -> RedisBroker:
+    # TLS options travel in the URL: RedisBroker(url=...) ignores extra keyword arguments.
+    broker = RedisBroker(url=settings.redis_url, namespace=settings.dramatiq_namespace)
+    broker.add_middleware(AsyncIO())
+    return broker
+
+
+def setup_broker(settings: Settings | None = None) -> dramatiq.Broker:
+    """Build the Redis broker from the settings once and make it the global broker."""
+    global _broker
+    if _broker is None:
+        _broker = build_broker(settings or Settings.from_env())
+        dramatiq.set_broker(_broker)
+    return _broker
+
+
+def use_broker(broker: dramatiq.Broker) -> None:
+    """Install another broker (a StubBroker in tests) before actors are imported."""
+    global _broker
+    _broker = broker
+    dramatiq.set_broker(broker)

@@ -1,0 +1,84 @@
+"""Wiring of a streaming job: settings, Redis, the tick store and heartbeats.
+
+The runtime itself lives in ``workers.stream_job``; this module gives it its
+Redis lease, desired-state reader, tick writer and heartbeat sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from service.keys import Keys
+from service.logs import get_logger
+from service.redis_client import async_client
+from service.settings import Settings
+from service.store import TickWriter
+from workers.credentials import credentials_from_env
+from workers.heartbeat import Heartbeat
+from workers.lease import Lease
+from workers.spec import JobSpec
+from workers.stream_job import Identity, JobConfig, StreamJob
+
+HeartbeatSender = Callable[[dict[str, Any]], None]
+
+
+def job_config(settings: Settings) -> JobConfig:
+    return JobConfig(
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+        lease_ttl_s=settings.lease_ttl_s,
+        stale_after_s=settings.stale_after_s,
+        reconnect_delay_s=settings.reconnect_delay_s,
+        reconnect_max_delay_s=settings.reconnect_max_delay_s,
+        max_retries=settings.max_retries,
+    )
+
+
+def identity() -> Identity:
+    host, pid = socket.gethostname(), os.getpid()
+    return Identity(worker_id=f"{host}:{pid}", host=host, pid=pid)
+
+
+@lru_cache(maxsize=8)
+def _client_for_loop(url: str, loop_id: int) -> aioredis.Redis:
+    # redis.asyncio connections belong to one event loop; Dramatiq runs one per process.
+    return async_client(url)
+
+
+async def run_stream_job(job_key: str, settings: Settings, send_heartbeat: HeartbeatSender) -> str:
+    """Run the job of ``job_key`` until it stops; returns why it stopped."""
+    client = _client_for_loop(settings.redis_url, id(asyncio.get_running_loop()))
+    keys = Keys(settings.key_prefix)
+    await client.delete(keys.pending(job_key))
+    log = get_logger("service.streaming").bind(job=job_key)
+
+    async def load_spec(key: str) -> JobSpec | None:
+        raw = await client.hget(keys.desired(), key)
+        return JobSpec.from_json(raw) if raw is not None else None
+
+    async def heartbeat(beat: Heartbeat) -> None:
+        # Enqueueing is a blocking Redis call: keep it off the event loop.
+        await asyncio.to_thread(send_heartbeat, beat.to_dict())
+
+    job = StreamJob(
+        job_key,
+        lease=Lease(client, keys.lease(job_key), int(settings.lease_ttl_s * 1000)),
+        load_spec=load_spec,
+        sink=TickWriter(client, keys),
+        send_heartbeat=heartbeat,
+        credentials=credentials_from_env,
+        config=job_config(settings),
+        identity=identity(),
+        log=log,
+    )
+    log.info("job starting", thread=threading.current_thread().name)
+    reason = await job.run()
+    log.info("job ended", reason=reason)
+    return reason

@@ -1,0 +1,96 @@
+"""Runs a real StreamJob in-process against a real Redis and a simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+from service.keys import Keys
+from service.store import TickWriter
+from workers.credentials import credentials_from_env
+from workers.heartbeat import Heartbeat
+from workers.lease import Lease
+from workers.spec import JobSpec
+from workers.stream_job import Identity, JobConfig, StreamJob
+
+FAST = JobConfig(
+    heartbeat_interval_s=0.5,
+    lease_ttl_s=1.5,
+    stale_after_s=1.5,
+    reconnect_delay_s=0.1,
+    reconnect_max_delay_s=0.5,
+    max_retries=3,
+)
+
+
+@dataclass
+class Harness:
+    redis_url: str
+    keys: Keys
+    config: JobConfig = FAST
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    client: aioredis.Redis | None = None
+
+    async def __aenter__(self) -> Harness:
+        self.client = aioredis.Redis.from_url(self.redis_url)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.client is not None
+        await self.client.aclose()
+
+    async def put_spec(self, spec: JobSpec) -> None:
+        assert self.client is not None
+        await self.client.hset(self.keys.desired(), spec.job_key, spec.to_json())
+
+    async def remove_spec(self, job_key: str) -> None:
+        assert self.client is not None
+        await self.client.hdel(self.keys.desired(), job_key)
+
+    def job(self, job_key: str, *, pid: int = 1) -> StreamJob:
+        assert self.client is not None
+        client = self.client
+
+        async def load_spec(key: str) -> JobSpec | None:
+            raw = await client.hget(self.keys.desired(), key)
+            return JobSpec.from_json(raw) if raw is not None else None
+
+        async def heartbeat(beat: Heartbeat) -> None:
+            self.heartbeats.append(beat)
+
+        return StreamJob(
+            job_key,
+            lease=Lease(client, self.keys.lease(job_key), int(self.config.lease_ttl_s * 1000)),
+            load_spec=load_spec,
+            sink=TickWriter(client, self.keys),
+            send_heartbeat=heartbeat,
+            credentials=credentials_from_env,
+            config=self.config,
+            identity=Identity(worker_id=f"test:{pid}", host="test", pid=pid),
+            log=structlog.get_logger("test").bind(job=job_key),
+        )
+
+    async def board(self, exchange: str) -> dict[str, dict[str, Any]]:
+        import json
+
+        assert self.client is not None
+        raw = await self.client.hgetall(self.keys.board(exchange))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[bool]], timeout_s: float, what: str, step_s: float = 0.05
+) -> float:
+    """Poll ``check`` until true; returns the seconds it took, fails with ``what``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if await check():
+            return time.monotonic() - started
+        await asyncio.sleep(step_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")

@@ -1,0 +1,126 @@
+"""One ccxt client's ticker feed: readers that keep ``latest`` current.
+
+Readers only drive the client (await a watch, or poll REST) and call
+``on_update``; they never write anywhere. ccxt conflates: a watch resolves
+once per await while frames that arrive meanwhile only update
+``exchange.tickers``. So ``latest`` *is* that cache (for websockets), and the
+job's writer compares it against what it last wrote: every symbol that
+changed is written, whatever the last await returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from workers.exchange_client import read_method, watch_params
+from workers.spec import JobSpec
+
+# ccxt binance allows 200 subscriptions per stream (connection); stay well below.
+WATCH_GROUP_SIZE = 100
+CLOSE_TIMEOUT_S = 2.0
+
+
+class Feed:
+    """Subscriptions of one client. Fails as a whole: ``failure`` raises the first error."""
+
+    def __init__(self, exchange: Any, spec: JobSpec, on_update: Callable[[], None]) -> None:
+        self.exchange = exchange
+        self.spec = spec
+        self.on_update = on_update
+        self.active: set[str] = set()
+        self.invalid: list[str] = []
+        self.method = ""
+        self.latest: dict[str, Any] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def open(self) -> None:
+        """Load markets, set invalid symbols aside, start the readers. ccxt errors propagate."""
+        await self.exchange.load_markets()
+        self.method = read_method(self.exchange, self.spec.mode)
+        if self.method.startswith("watch"):
+            # ccxt.pro replaces exchange.tickers[symbol] with a new dict per frame.
+            self.latest = self.exchange.tickers
+        self.add(self.spec.symbols)
+
+    def add(self, symbols: Iterable[str]) -> list[str]:
+        """Subscribe symbols the exchange lists; returns the ones it does not list."""
+        markets = self.exchange.markets or {}
+        wanted = [s for s in symbols if s not in self.active]
+        invalid = [s for s in wanted if s not in markets]
+        valid = [s for s in wanted if s in markets]
+        self.invalid = sorted({*self.invalid, *invalid} - set(valid))
+        self.active.update(valid)
+        for group in _groups(valid, 1 if self.method == "watch_ticker" else WATCH_GROUP_SIZE):
+            self._start(self._read(group))
+        return invalid
+
+    async def remove(self, symbols: Iterable[str]) -> None:
+        """Stop streaming symbols; the others keep their connections."""
+        removed = [s for s in symbols if s in self.active]
+        self.active.difference_update(removed)
+        gone = set(symbols)
+        self.invalid = [s for s in self.invalid if s not in gone]
+        if removed and self.method == "watch_tickers" and self.exchange.has.get("unWatchTickers"):
+            # Best effort: we stop storing them either way.
+            with contextlib.suppress(Exception):
+                await self.exchange.un_watch_tickers(removed, watch_params(self.spec))
+
+    async def failure(self) -> None:
+        """Wait until a reader fails, and raise its error."""
+        await self._failed
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Closing a broken client must not mask why it broke.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.exchange.close(), CLOSE_TIMEOUT_S)
+
+    def _start(self, reader: Any) -> None:
+        task = asyncio.ensure_future(reader)
+        self._tasks.add(task)
+        task.add_done_callback(self._reader_done)
+
+    def _reader_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or self._failed.done():
+            return
+        error = task.exception()
+        if error is not None:
+            self._failed.set_exception(error)
+
+    async def _read(self, group: list[str]) -> None:
+        read = getattr(self, f"_{self.method}")
+        while True:
+            current = [s for s in group if s in self.active]
+            if not current:
+                return
+            await read(current)
+            self.on_update()
+
+    async def _watch_tickers(self, symbols: list[str]) -> None:
+        await self.exchange.watch_tickers(symbols, watch_params(self.spec))
+
+    async def _watch_ticker(self, symbols: list[str]) -> None:
+        await self.exchange.watch_ticker(symbols[0], watch_params(self.spec))
+
+    async def _fetch_tickers(self, symbols: list[str]) -> None:
+        started = time.monotonic()
+        self.latest.update(await self.exchange.fetch_tickers(symbols))
+        await asyncio.sleep(max(0.0, self.spec.poll_interval_s - (time.monotonic() - started)))
+
+    async def _fetch_ticker(self, symbols: list[str]) -> None:
+        started = time.monotonic()
+        for symbol in symbols:
+            self.latest[symbol] = await self.exchange.fetch_ticker(symbol)
+        await asyncio.sleep(max(0.0, self.spec.poll_interval_s - (time.monotonic() - started)))
+
+
+def _groups(symbols: list[str], size: int) -> list[list[str]]:
+    return [symbols[i : i + size] for i in range(0, len(symbols), size)]

@@ -1,0 +1,321 @@
+"""The long-lived streaming job of one job key.
+
+Four tasks share one event loop:
+
+- ``_stream``: builds a ccxt client and its ``Feed``; on an error or a forced
+  rebuild closes it and builds another after a capped, jittered backoff;
+- ``_write``: wakes when readers saw frames, writes every symbol whose ticker
+  changed since it was last written, in one pipeline per batch;
+- ``_supervise``: renews the lease every ttl/3 (stops the job when it is lost),
+  applies desired-state changes, and rebuilds a feed that went stale;
+- ``_heartbeat``: sends a small snapshot every heartbeat interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import ccxt
+
+from workers.backoff import Backoff
+from workers.exchange_client import ClientConfigError, make_exchange
+from workers.feed import Feed
+from workers.heartbeat import Heartbeat
+from workers.lease import Lease
+from workers.spec import JobSpec
+from workers.stats import JobStats
+from workers.ticks import now_ms, to_tick
+
+
+class TickSink(Protocol):
+    async def write(self, exchange: str, ticks: Sequence[dict[str, Any]]) -> None: ...
+    async def remove(self, exchange: str, symbols: Sequence[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    heartbeat_interval_s: float = 5.0
+    lease_ttl_s: float = 15.0
+    stale_after_s: float = 30.0
+    reconnect_delay_s: float = 1.0
+    reconnect_max_delay_s: float = 30.0
+    max_retries: int = 10
+
+
+@dataclass(frozen=True)
+class Identity:
+    worker_id: str
+    host: str
+    pid: int
+
+
+class StopJob(Exception):
+    """Raised inside the job to end it (lease lost, key no longer desired)."""
+
+
+class StreamJob:
+    def __init__(
+        self,
+        job_key: str,
+        *,
+        lease: Lease,
+        load_spec: Callable[[str], Awaitable[JobSpec | None]],
+        sink: TickSink,
+        send_heartbeat: Callable[[Heartbeat], Awaitable[None]],
+        credentials: Callable[[str], dict[str, str]],
+        config: JobConfig,
+        identity: Identity,
+        log: Any,
+    ) -> None:
+        self.job_key = job_key
+        self.lease = lease
+        self.load_spec = load_spec
+        self.sink = sink
+        self.send_heartbeat = send_heartbeat
+        self.credentials = credentials
+        self.config = config
+        self.identity = identity
+        self.log = log
+        self.spec: JobSpec | None = None
+        self.state = "starting"
+        self.stats = JobStats()
+        self.backoff = Backoff(config.reconnect_delay_s, config.reconnect_max_delay_s)
+        self.feed: Feed | None = None
+        self._dirty = asyncio.Event()
+        self._rebuild = asyncio.Event()
+        self._written: dict[str, Any] = {}
+
+    async def run(self) -> str:
+        """Stream until stopped; returns why it ended. Another live lease: returns at once."""
+        if not await self.lease.acquire():
+            return "lease-held-elsewhere"
+        try:
+            self.spec = await self.load_spec(self.job_key)
+            if self.spec is None:
+                return "not-desired"
+            return await self._run_tasks()
+        finally:
+            await self._shutdown()
+
+    async def _run_tasks(self) -> str:
+        tasks = [
+            asyncio.ensure_future(coro)
+            for coro in (self._stream(), self._write(), self._supervise(), self._heartbeat())
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+            return "finished"
+        except StopJob as stop:
+            return str(stop)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _shutdown(self) -> None:
+        """Release the lease first (so a successor can start), then say goodbye."""
+        self.state = "stopped"
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.lease.release(), 0.5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.send_heartbeat(self.heartbeat()), 0.5)
+        if self.feed is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.feed.close(), 1.0)
+            self.feed = None
+
+    # -- the feed ----------------------------------------------------------------
+    async def _stream(self) -> None:
+        while True:
+            assert self.spec is not None
+            self._rebuild.clear()
+            try:
+                await self._run_feed(self.spec)
+                continue  # a rebuild was asked for: no backoff
+            except ClientConfigError as exc:
+                self._failed(exc, fatal=True)
+            except (TimeoutError, ccxt.BaseError, OSError) as exc:
+                self._failed(exc, fatal=False)
+            finally:
+                if self.feed is not None:
+                    await self.feed.close()
+                    self.feed = None
+            await self._sleep_or_rebuild(self.backoff.next_delay())
+
+    async def _run_feed(self, spec: JobSpec) -> None:
+        exchange = make_exchange(spec, self.credentials(spec.exchange))
+        self.feed = feed = Feed(exchange, spec, self._dirty.set)
+        self._written = {}
+        await feed.open()
+        if feed.invalid:
+            self.log.warning("invalid symbols skipped", symbols=feed.invalid, method=feed.method)
+        self.state = "streaming"
+        self.stats.last_tick_monotonic = time.monotonic()
+        self.log.info("feed open", method=feed.method, symbols=len(feed.active))
+        rebuild = asyncio.ensure_future(self._rebuild.wait())
+        failure = asyncio.ensure_future(feed.failure())
+        try:
+            await asyncio.wait([rebuild, failure], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            rebuild.cancel()
+            failure.cancel()
+        if failure.done() and not failure.cancelled() and failure.exception():
+            raise failure.exception()  # type: ignore[misc]
+
+    def _failed(self, exc: BaseException, *, fatal: bool) -> None:
+        self.stats.consecutive_failures = self.backoff.attempts + 1
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if self.state == "streaming":
+            self.stats.reconnects += 1
+        failing = fatal or self.stats.consecutive_failures >= self.config.max_retries
+        self.state = "failed" if failing else "reconnecting"
+        log = self.log.error if failing else self.log.warning
+        log("feed failed", error=self.stats.last_error, attempt=self.stats.consecutive_failures)
+
+    async def _sleep_or_rebuild(self, delay_s: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._rebuild.wait(), delay_s)
+
+    # -- the writer --------------------------------------------------------------
+    async def _write(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            feed = self.feed
+            if feed is None:
+                continue
+            changed = [
+                (symbol, ticker)
+                for symbol in feed.active
+                if (ticker := feed.latest.get(symbol)) is not None
+                and ticker is not self._written.get(symbol)
+            ]
+            if changed:
+                await self._store(feed, changed)
+
+    async def _store(self, feed: Feed, changed: list[tuple[str, Any]]) -> None:
+        received_at = now_ms()
+        exchange = feed.spec.exchange
+        ticks = [to_tick(exchange, symbol, ticker, received_at) for symbol, ticker in changed]
+        try:
+            await self.sink.write(exchange, ticks)
+        except Exception as exc:
+            # Redis away: keep the latest, try again soon.
+            self.log.warning("tick write failed", error=str(exc))
+            await asyncio.sleep(0.5)
+            self._dirty.set()
+            return
+        if feed is self.feed:
+            self._written.update(changed)
+        self.stats.record_batch(ticks, received_at)
+        self.backoff.healthy()
+        if self.backoff.attempts == 0:
+            self.stats.consecutive_failures = 0
+        if self.state == "stale":
+            self.state = "streaming"
+
+    # -- supervision -------------------------------------------------------------
+    async def _supervise(self) -> None:
+        renew_every_s = self.config.lease_ttl_s / 3
+        last_renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(min(renew_every_s, 1.0))
+            self._watchdog()
+            if time.monotonic() - last_renewed < renew_every_s:
+                continue
+            try:
+                if not await self.lease.renew():
+                    raise StopJob("lease-lost")
+                last_renewed = time.monotonic()
+                await self._follow_spec(await self.load_spec(self.job_key))
+            except StopJob:
+                raise
+            except Exception as exc:
+                # Redis away: retry until the lease would lapse.
+                self.log.warning("lease renewal failed", error=str(exc))
+                if time.monotonic() - last_renewed >= self.config.lease_ttl_s:
+                    raise StopJob("lease-expired") from exc
+
+    def _watchdog(self) -> None:
+        """ccxt can stall without raising: rebuild a subscribed feed that went quiet."""
+        feed = self.feed
+        if feed is None or not feed.active or self.state != "streaming":
+            return
+        quiet_s = time.monotonic() - self.stats.last_tick_monotonic
+        if quiet_s >= self.config.stale_after_s:
+            self.state = "stale"
+            self.stats.reconnects += 1
+            self.log.warning("feed stale, reconnecting", quiet_s=round(quiet_s, 1))
+            self._rebuild.set()
+
+    async def _follow_spec(self, spec: JobSpec | None) -> None:
+        if spec is None:
+            raise StopJob("not-desired")
+        current = self.spec
+        assert current is not None
+        if spec.generation == current.generation:
+            return
+        self.spec = spec
+        self.log.info("desired state changed", generation=spec.generation)
+        if spec.client_config() != current.client_config() or self.feed is None:
+            self._rebuild.set()
+            return
+        await self._apply_symbols(self.feed, current.symbols, spec.symbols)
+
+    async def _apply_symbols(self, feed: Feed, old: Sequence[str], new: Sequence[str]) -> None:
+        removed = [s for s in old if s not in set(new)]
+        added = [s for s in new if s not in set(old)]
+        feed.spec = self.spec  # type: ignore[assignment]
+        invalid = feed.add(added)
+        if invalid:
+            self.log.warning("invalid symbols skipped", symbols=invalid)
+        if removed:
+            await feed.remove(removed)
+            for symbol in removed:
+                self._written.pop(symbol, None)
+            self.stats.forget(removed)
+            await self.sink.remove(feed.spec.exchange, removed)
+        self.log.info("symbols changed", added=added, removed=removed)
+
+    # -- heartbeats --------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        while True:
+            try:
+                await self.send_heartbeat(self.heartbeat())
+            except Exception as exc:
+                # Health is best effort; streaming goes on.
+                self.log.warning("heartbeat failed", error=str(exc))
+            await asyncio.sleep(self.config.heartbeat_interval_s)
+
+    def heartbeat(self) -> Heartbeat:
+        spec, feed = self.spec, self.feed
+        p50, p99 = self.stats.latency_quantiles()
+        symbols = sorted(feed.active) if feed else [s for s in (spec.symbols if spec else ())]
+        return Heartbeat(
+            job_key=self.job_key,
+            exchange=spec.exchange if spec else self.job_key,
+            worker_id=self.identity.worker_id,
+            host=self.identity.host,
+            pid=self.identity.pid,
+            state=self.state,
+            sent_at=now_ms(),
+            symbols=symbols,
+            invalid_symbols=list(feed.invalid) if feed else [],
+            ticks_total=self.stats.ticks_total,
+            ticks_per_s=round(self.stats.rate(), 2),
+            last_tick_at=self.stats.last_tick_at,
+            symbol_last_tick_at=dict(self.stats.symbol_last_tick_at),
+            reconnects=self.stats.reconnects,
+            consecutive_failures=self.stats.consecutive_failures,
+            last_error=self.stats.last_error,
+            latency_p50_ms=p50,
+            latency_p99_ms=p99,
+            generation=spec.generation if spec else 0,
+        )
