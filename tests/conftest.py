@@ -17,6 +17,7 @@ import pytest
 import redis
 import sqlalchemy
 
+from service.db.engine import driver_url
 from service.keys import Keys
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -63,7 +64,8 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    # driver_url: SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://.
+    url = driver_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
     try:
         engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
         with engine.connect():

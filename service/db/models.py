@@ -5,8 +5,29 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    MetaData,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints, so later migrations (batch mode on SQLite) can address them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 def _utcnow() -> datetime:
@@ -14,7 +35,11 @@ def _utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Server defaults as well as Python ones: operators may insert rows with plain SQL.
+_EMPTY_JSON = text("'{}'")
 
 
 class Exchange(Base):
@@ -25,18 +50,24 @@ class Exchange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     ccxt_id: Mapped[str] = mapped_column(String(64))
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Passed to the ccxt constructor (urls, options, sandbox...). Never credentials:
     # those come from {NAME}_API_KEY / {NAME}_SECRET / {NAME}_PASSWORD in the environment.
-    ccxt_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ccxt_params: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=_EMPTY_JSON
+    )
     # auto: websockets where ccxt has them; ws: websockets only; poll: REST fetch_tickers.
-    mode: Mapped[str] = mapped_column(String(8), default="auto")
-    poll_interval_s: Mapped[float] = mapped_column(Float, default=2.0)
+    mode: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
+    poll_interval_s: Mapped[float] = mapped_column(Float, default=2.0, server_default=text("2"))
     # Extra params for watch_tickers (e.g. binance {"name": "ticker"} for bid/ask).
-    watch_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    watch_params: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=_EMPTY_JSON
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+    )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, onupdate=_utcnow
+        DateTime(timezone=True), default=_utcnow, onupdate=_utcnow, server_default=func.now()
     )
 
     symbols: Mapped[list[Symbol]] = relationship(
@@ -53,10 +84,12 @@ class Symbol(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"))
     symbol: Mapped[str] = mapped_column(String(64))
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+    )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, onupdate=_utcnow
+        DateTime(timezone=True), default=_utcnow, onupdate=_utcnow, server_default=func.now()
     )
 
     exchange: Mapped[Exchange] = relationship(back_populates="symbols")
