@@ -1,0 +1,139 @@
+"""The desired state in Redis: one JobSpec per job key, written by the beat, read by the jobs.
+
+Layout (see ``service.keys``): the hash ``desired`` maps job key -> JobSpec
+JSON, and the counter ``desired:generation`` hands out generation numbers.
+A spec gets a new generation only when its content changed, so a running job
+can tell "something changed" from one integer. Reading everything is one
+``HGETALL``; writing a batch is one ``HMGET`` plus one pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+import redis
+
+from service.errors import StoreError
+from service.keys import Keys
+from service.logs import get_logger
+from workers.spec import JobSpec
+
+log = get_logger(__name__)
+
+
+class DesiredState:
+    """Read and write the desired JobSpecs of every job key."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    def all(self) -> dict[str, JobSpec]:
+        """Every stored spec by job key (one HGETALL). Raises StoreError.
+
+        An entry that cannot be decoded is left out (and logged): the next
+        reconcile then sees it as missing and writes it afresh.
+        """
+        try:
+            raw = self.client.hgetall(self.keys.desired())
+        except redis.RedisError as exc:
+            raise StoreError(f"reading the desired state: {exc}") from exc
+        specs: dict[str, JobSpec] = {}
+        for field, value in raw.items():
+            spec = _decode(field, value)
+            if spec is not None:
+                specs[spec.job_key] = spec
+        return specs
+
+    def job_keys(self) -> list[str]:
+        """The desired job keys only (HKEYS: no JSON to parse). Raises StoreError."""
+        try:
+            return [_text(key) for key in self.client.hkeys(self.keys.desired())]
+        except redis.RedisError as exc:
+            raise StoreError(f"reading the desired job keys: {exc}") from exc
+
+    def get(self, job_key: str) -> JobSpec | None:
+        """The stored spec of ``job_key``, or None. Raises StoreError."""
+        try:
+            raw = self.client.hget(self.keys.desired(), job_key)
+        except redis.RedisError as exc:
+            raise StoreError(f"reading the desired state of {job_key}: {exc}") from exc
+        return None if raw is None else _decode(job_key, raw)
+
+    def put(self, spec: JobSpec) -> JobSpec:
+        """Store ``spec`` if its content changed; return what is stored. Raises StoreError."""
+        return self.put_many([spec])[spec.job_key]
+
+    def put_many(self, specs: Iterable[JobSpec]) -> dict[str, JobSpec]:
+        """Store every spec whose content changed, each with a new generation.
+
+        Returns job key -> the spec now stored (unchanged ones keep their
+        generation). One HMGET, then one INCRBY and one HSET for all changes.
+        Raises StoreError.
+        """
+        wanted = {spec.job_key: spec for spec in specs}
+        if not wanted:
+            return {}
+        stored = self._get_many(list(wanted))
+        result = {key: spec for key, spec in stored.items() if spec is not None}
+        changed = [
+            spec
+            for key, spec in wanted.items()
+            if key not in result or not spec.same_content(result[key])
+        ]
+        result.update(self._write(changed))
+        return result
+
+    def remove(self, job_key: str) -> None:
+        """Drop ``job_key`` from the desired state (its job then stops). Raises StoreError."""
+        self.remove_many([job_key])
+
+    def remove_many(self, job_keys: Iterable[str]) -> None:
+        """Drop several job keys in one HDEL. Raises StoreError."""
+        job_keys = list(job_keys)
+        if not job_keys:
+            return
+        try:
+            self.client.hdel(self.keys.desired(), *job_keys)
+        except redis.RedisError as exc:
+            raise StoreError(f"removing {len(job_keys)} desired jobs: {exc}") from exc
+
+    def _get_many(self, job_keys: list[str]) -> dict[str, JobSpec | None]:
+        try:
+            values = self.client.hmget(self.keys.desired(), job_keys)
+        except redis.RedisError as exc:
+            raise StoreError(f"reading {len(job_keys)} desired jobs: {exc}") from exc
+        return {
+            key: None if raw is None else _decode(key, raw)
+            for key, raw in zip(job_keys, values, strict=True)
+        }
+
+    def _write(self, changed: list[JobSpec]) -> dict[str, JobSpec]:
+        if not changed:
+            return {}
+        try:
+            # One INCRBY reserves a block of generations: last - n + 1 .. last.
+            last = int(self.client.incrby(self.keys.generation(), len(changed)))
+            first = last - len(changed) + 1
+            written = {
+                spec.job_key: replace(spec, generation=first + offset)
+                for offset, spec in enumerate(changed)
+            }
+            mapping = {key: spec.to_json() for key, spec in written.items()}
+            self.client.hset(self.keys.desired(), mapping=mapping)
+        except redis.RedisError as exc:
+            raise StoreError(f"writing {len(changed)} desired jobs: {exc}") from exc
+        return written
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decode(field: str | bytes, raw: str | bytes) -> JobSpec | None:
+    try:
+        return JobSpec.from_json(raw)
+    except (ValueError, TypeError) as exc:
+        log.warning("desired.undecodable", job_key=_text(field), error=str(exc))
+        return None
