@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 import redis
 
@@ -120,7 +121,7 @@ class DesiredState:
                 spec.job_key: replace(spec, generation=first + offset)
                 for offset, spec in enumerate(changed)
             }
-            mapping = {key: spec.to_json() for key, spec in written.items()}
+            mapping: dict[Any, Any] = {key: spec.to_json() for key, spec in written.items()}
             self.client.hset(self.keys.desired(), mapping=mapping)
         except redis.RedisError as exc:
             raise StoreError(f"writing {len(changed)} desired jobs: {exc}") from exc

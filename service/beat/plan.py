@@ -21,7 +21,7 @@ from workers.spec import MODES, JobSpec
 class SymbolCheck(Protocol):
     """Raises ValidationError (or ValueError) when ``symbol`` of ``exchange`` is bad."""
 
-    def __call__(self, symbol: str, *, exchange: str) -> object: ...
+    def __call__(self, symbol: str, /, *, exchange: str) -> object: ...
 
 
 ExchangeCheck = Callable[["ExchangeRow"], object]
@@ -71,7 +71,7 @@ def _accept_row(_row: ExchangeRow) -> None:
     return None
 
 
-def _accept_symbol(_symbol: str, *, exchange: str) -> None:
+def _accept_symbol(symbol: str, /, *, exchange: str) -> None:
     return None
 
 
