@@ -1,0 +1,163 @@
+"""``ticker-scheduler``: the beat process.
+
+Reads the settings once, sets up logging and the Dramatiq broker, then runs
+three APScheduler jobs in a BackgroundScheduler: the beat lock tick (every
+third of the lock ttl), a reconcile (at start, then every
+RECONCILE_INTERVAL_S) and a supervision pass (at start, then every
+SUPERVISE_INTERVAL_S). SIGTERM or Ctrl-C stops it: running passes finish, the
+lock is released, the exit code is 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from service.beat.lock import BeatLock, lock_ttl_s
+from service.beat.reconcile import ReconcileOptions
+from service.beat.runner import Beat
+from service.beat.supervise import Enqueue, pending_ttl_s
+from service.errors import TickerServiceError
+from service.keys import Keys
+from service.logs import configure_logging, get_logger
+from service.redis_client import sync_client
+from service.settings import Settings, redact_url
+
+log = get_logger("service.beat")
+
+
+def beat_id() -> str:
+    """host:pid:random, unique per beat process; also the beat lock's token."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def broker_enqueue(settings: Settings) -> Enqueue:
+    """``stream_exchange.send`` on the Redis broker built from ``settings``."""
+    from service.broker import setup_broker
+
+    setup_broker(settings)  # before any actor module is imported
+    from service.actors import stream_exchange
+
+    def enqueue(job_key: str) -> None:
+        stream_exchange.send(job_key)
+
+    return enqueue
+
+
+def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> BackgroundScheduler:
+    """The three interval jobs; reconcile and supervision run at once on start."""
+    now = datetime.now(UTC)
+    scheduler = BackgroundScheduler(
+        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    # A pass that wakes late still runs (once: coalesce) within one interval of its
+    # time; later than that, the next regular run is due anyway.
+    for job_id, func, interval in (
+        ("lock", beat.lock_tick, lock_ttl / 3),
+        ("reconcile", beat.reconcile_pass, settings.reconcile_interval_s),
+        ("supervise", beat.supervise_pass, settings.supervise_interval_s),
+    ):
+        scheduler.add_job(
+            func,
+            "interval",
+            id=job_id,
+            seconds=interval,
+            next_run_time=now,
+            misfire_grace_time=max(1, int(interval)),
+        )
+    # A standby beat that takes over reconciles at once instead of up to 5 minutes later.
+    beat.on_activate = lambda: scheduler.modify_job("reconcile", next_run_time=datetime.now(UTC))
+    return scheduler
+
+
+def build_beat(settings: Settings, enqueue: Enqueue) -> tuple[Beat, float]:
+    """The Beat for ``settings`` and its lock ttl in seconds."""
+    from service.beat.source import DatabaseSource, check_exchange_row, validate_symbol
+
+    identity = beat_id()
+    client = sync_client(settings.redis_url)
+    keys = Keys(settings.key_prefix)
+    ttl = lock_ttl_s(settings.supervise_interval_s)
+    options = ReconcileOptions(
+        shard_size=settings.shard_size,
+        allow=settings.daemon_exchanges,
+        pending_ttl_s=pending_ttl_s(settings.lease_ttl_s),
+        check_exchange=check_exchange_row,
+        check_symbol=validate_symbol,
+    )
+    beat = Beat(
+        client=client,
+        keys=keys,
+        load=DatabaseSource(settings.database_url),
+        enqueue=enqueue,
+        options=options,
+        beat_id=identity,
+        lock=BeatLock(client, keys.beat_lock(), identity, ttl_s=ttl),
+    )
+    return beat, ttl
+
+
+def run(settings: Settings, stop: threading.Event) -> None:
+    """Run the beat until ``stop`` is set; then stop the scheduler and release the lock."""
+    beat, ttl = build_beat(settings, broker_enqueue(settings))
+    scheduler = build_scheduler(beat, settings, ttl)
+    log.info(
+        "beat.start",
+        beat_id=beat.beat_id,
+        database=redact_url(settings.database_url),
+        redis=redact_url(settings.redis_url),
+        prefix=settings.key_prefix,
+        reconcile_interval_s=settings.reconcile_interval_s,
+        supervise_interval_s=settings.supervise_interval_s,
+        lock_ttl_s=ttl,
+    )
+    scheduler.start()
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)  # lets a running pass finish (bounded by 5 s timeouts)
+        _release(beat)
+        log.info("beat.stop", beat_id=beat.beat_id)
+
+
+def _release(beat: Beat) -> None:
+    if beat.lock is not None and beat.active:
+        try:
+            beat.lock.release()
+        except TickerServiceError as exc:
+            log.warning("beat.lock_release_failed", error=str(exc))
+    close = getattr(beat.load, "close", None)
+    if close is not None:
+        close()
+
+
+def main() -> int:
+    """Console script ``ticker-scheduler``; returns the exit code (2 on a bad setting)."""
+    try:
+        settings = Settings.from_env()
+    except TickerServiceError as exc:
+        print(f"ticker-scheduler: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("beat.signal", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    run(settings, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

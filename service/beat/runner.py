@@ -1,0 +1,180 @@
+"""The beat's passes as the scheduler calls them: lock-gated, timed, never raising.
+
+Each pass runs only while this beat holds the beat lock, catches every error
+(a database or Redis outage must not stop the process: the next tick
+retries), logs one line and records a ``PassStatus`` in ``beat_status``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from service.beat.lock import BeatLock
+from service.beat.reconcile import Load, ReconcileOptions, Reconciliation, reconcile
+from service.beat.status import PassStatus, write_status
+from service.beat.supervise import Enqueue, Supervision, supervise
+from service.desired import DesiredState
+from service.errors import DatabaseError, StoreError, TickerServiceError
+from service.keys import Keys
+from service.logs import get_logger, redact_text
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    jobs: int
+    enqueued: int
+    error: str | None = None
+    skipped_rows: tuple[tuple[str, str], ...] = ()
+
+
+class Beat:
+    """Runs reconcile and supervision passes for one beat process (id ``beat_id``)."""
+
+    def __init__(
+        self,
+        *,
+        client: redis.Redis,
+        keys: Keys,
+        load: Load,
+        enqueue: Enqueue,
+        options: ReconcileOptions,
+        beat_id: str,
+        lock: BeatLock | None = None,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.desired = DesiredState(client, keys)
+        self.load = load
+        self.enqueue = enqueue
+        self.options = options
+        self.beat_id = beat_id
+        self.lock = lock
+        self.active = lock is None
+        # Called when this beat becomes the active one (main: reconcile at once).
+        self.on_activate: Callable[[], None] | None = None
+
+    def lock_tick(self) -> bool:
+        """Take or renew the beat lock; returns whether this beat is active."""
+        if self.lock is None:
+            return True
+        was_active = self.active
+        try:
+            self.active = self.lock.hold()
+        except StoreError as exc:
+            self.active = False
+            log.warning("beat.lock_failed", beat_id=self.beat_id, error=str(exc))
+        if self.active and not was_active:
+            log.info("beat.active", beat_id=self.beat_id)
+            if self.on_activate is not None:
+                self.on_activate()
+        elif was_active and not self.active:
+            log.warning("beat.standby", beat_id=self.beat_id, reason="lock lost")
+        return self.active
+
+    def reconcile_pass(self) -> PassStatus | None:
+        """One reconcile if active: its recorded status, or None when on standby."""
+        return self._run("reconcile", self._reconcile)
+
+    def supervise_pass(self) -> PassStatus | None:
+        """One supervision pass if active: its recorded status, or None when on standby."""
+        return self._run("supervise", self._supervise)
+
+    def _reconcile(self) -> _Outcome:
+        done = reconcile(self.load, self.desired, self.enqueue, self.options)
+        _log_reconcile(done)
+        return _Outcome(
+            jobs=done.plan.jobs,
+            enqueued=len(done.supervision.enqueued),
+            error=_enqueue_error(done.supervision),
+            skipped_rows=tuple(done.plan.skipped),
+        )
+
+    def _supervise(self) -> _Outcome:
+        done = supervise(
+            self.client, self.keys, self.enqueue, pending_ttl_s=self.options.pending_ttl_s
+        )
+        return _Outcome(jobs=done.jobs, enqueued=len(done.enqueued), error=_enqueue_error(done))
+
+    def _run(self, kind: str, body: Callable[[], _Outcome]) -> PassStatus | None:
+        if not self._still_active():
+            log.debug("beat.standby_skip", kind=kind, beat_id=self.beat_id)
+            return None
+        at_ms = int(time.time() * 1000)
+        started = time.perf_counter()
+        try:
+            outcome = body()
+        except Exception as exc:
+            outcome = _Outcome(jobs=0, enqueued=0, error=_describe(exc))
+            if not isinstance(exc, TickerServiceError | redis.RedisError):
+                log.exception("beat.pass_crashed", kind=kind)
+        status = PassStatus(
+            kind=kind,
+            at=at_ms,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            outcome="error" if outcome.error else "ok",
+            beat_id=self.beat_id,
+            jobs=outcome.jobs,
+            enqueued=outcome.enqueued,
+            error=outcome.error,
+            skipped_rows=[{"row": row, "error": error} for row, error in outcome.skipped_rows],
+        )
+        self._record(status)
+        return status
+
+    def _still_active(self) -> bool:
+        """Renew the lock before a pass; a beat that lost it does nothing."""
+        if self.lock is None or not self.active:
+            return self.active
+        return self.lock_tick()
+
+    def _record(self, status: PassStatus) -> None:
+        fields = {
+            "kind": status.kind,
+            "outcome": status.outcome,
+            "jobs": status.jobs,
+            "enqueued": status.enqueued,
+            "duration_ms": status.duration_ms,
+        }
+        if status.error:
+            log.error("beat.pass_failed", **fields, error=status.error)
+        elif status.kind == "reconcile" or status.enqueued:
+            log.info("beat.pass", **fields, skipped=len(status.skipped_rows))
+        else:
+            log.debug("beat.pass", **fields)  # a quiet supervision pass: nothing to say
+        try:
+            write_status(self.client, self.keys, status)
+        except StoreError as exc:
+            log.warning("beat.status_not_written", kind=status.kind, error=str(exc))
+
+
+def _log_reconcile(done: Reconciliation) -> None:
+    for row, error in done.plan.skipped:
+        log.warning("beat.row_skipped", row=row, error=error)
+    if not done.plan.empty:
+        log.info(
+            "beat.desired_changed",
+            put=[spec.job_key for spec in done.plan.put][:20],
+            put_count=len(done.plan.put),
+            removed=list(done.plan.remove)[:20],
+            removed_count=len(done.plan.remove),
+        )
+
+
+def _enqueue_error(done: Supervision) -> str | None:
+    if not done.failed:
+        return None
+    job_key, error = done.failed[0]
+    return f"enqueue failed for {len(done.failed)} job(s), first {job_key}: {error}"
+
+
+def _describe(exc: Exception) -> str:
+    """One line for logs and beat_status: our errors already carry context, none a password."""
+    if isinstance(exc, DatabaseError | StoreError):
+        return redact_text(str(exc))
+    return redact_text(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,48 @@
+"""Where the beat reads exchanges from: the database, through the repository.
+
+Kept apart from ``reconcile`` so the plan and its apply step can be tested
+with any loader, and so the SQLAlchemy engine lives in one place.
+"""
+
+from __future__ import annotations
+
+from service.beat.plan import ExchangeRow
+from service.db.engine import make_engine, make_sessionmaker
+from service.db.repo import load_enabled
+from service.db.session import session_scope
+from service.db.snapshot import ExchangeSnapshot, check_snapshot
+from service.db.validation import validate_symbol
+from service.errors import ValidationError
+
+__all__ = ["DatabaseSource", "check_exchange_row", "validate_symbol"]
+
+
+class DatabaseSource:
+    """Loads the enabled exchanges; one engine (pool) for the beat's lifetime."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = make_engine(database_url)
+        self.sessions = make_sessionmaker(self.engine)
+
+    def __call__(self) -> list[ExchangeSnapshot]:
+        """Every enabled exchange with its enabled symbols. Raises DatabaseError (redacted)."""
+        with session_scope(self.sessions, action="reading enabled exchanges") as session:
+            return load_enabled(session)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def check_exchange_row(row: ExchangeRow) -> None:
+    """The repository's checks of an exchange row (symbols aside). Raises ValidationError."""
+    snapshot = ExchangeSnapshot(
+        name=row.name,
+        ccxt_id=row.ccxt_id,
+        ccxt_params=row.ccxt_params,
+        mode=row.mode,
+        poll_interval_s=row.poll_interval_s,
+        watch_params=row.watch_params,
+    )
+    checked = check_snapshot(snapshot)
+    if checked.snapshot is None:
+        raise ValidationError("; ".join(checked.problems))

@@ -1,0 +1,67 @@
+"""The result of one beat pass, written to ``beat_status`` for ``ticker-service status``.
+
+``beat_status`` is a hash: field ``reconcile`` or ``supervise`` -> JSON of the
+last pass of that kind::
+
+    {"at": 1767225600000, "duration_ms": 12.5, "outcome": "ok", "error": null,
+     "jobs": 3, "enqueued": 1, "beat_id": "host:123:ab12cd34",
+     "skipped_rows": [{"row": "symbol binance btc-usdt", "error": "..."}]}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+from service.errors import StoreError
+from service.keys import Keys
+
+PASS_KINDS = ("reconcile", "supervise")
+
+
+@dataclass(frozen=True)
+class PassStatus:
+    """One pass: when (UTC epoch ms), how long, how it ended and what it did."""
+
+    kind: str
+    at: int
+    duration_ms: float
+    outcome: str  # "ok" | "error"
+    beat_id: str
+    jobs: int = 0
+    enqueued: int = 0
+    error: str | None = None
+    skipped_rows: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = asdict(self)
+        del data["kind"]  # the hash field already says it
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, kind: str, raw: str | bytes) -> PassStatus:
+        return cls(kind=kind, **json.loads(raw))
+
+
+def write_status(client: redis.Redis, keys: Keys, status: PassStatus) -> None:
+    """Record ``status`` as the last pass of its kind. Raises StoreError."""
+    try:
+        client.hset(keys.beat_status(), status.kind, status.to_json())
+    except redis.RedisError as exc:
+        raise StoreError(f"writing the beat status: {exc}") from exc
+
+
+def read_status(client: redis.Redis, keys: Keys) -> dict[str, PassStatus]:
+    """The last pass of each kind that has run. Raises StoreError."""
+    try:
+        raw = client.hgetall(keys.beat_status())
+    except redis.RedisError as exc:
+        raise StoreError(f"reading the beat status: {exc}") from exc
+    statuses = {}
+    for kind, value in raw.items():
+        name = kind.decode() if isinstance(kind, bytes) else kind
+        statuses[name] = PassStatus.from_json(name, value)
+    return statuses
