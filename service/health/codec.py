@@ -1,0 +1,31 @@
+"""Reading and writing the registry's JSON values, leniently: one bad value is never fatal."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def loads(raw: bytes | str | None) -> dict[str, Any] | None:
+    """A stored JSON object, or None when absent or unreadable."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def text(raw: bytes | str | None) -> str | None:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def now_ms() -> int:
+    """Now as UTC epoch milliseconds."""
+    return time.time_ns() // 1_000_000

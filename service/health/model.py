@@ -1,0 +1,131 @@
+"""The status object: what ``ticker-service status``, ``/healthz`` and ``/metrics`` show.
+
+Plain frozen dataclasses, built by the pure functions of ``service.health.derive``.
+Ages are seconds (float), instants UTC epoch milliseconds (int).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+UP = "up"
+STALE = "stale"
+DOWN = "down"
+FAILED = "failed"
+JOB_STATES = (UP, STALE, DOWN, FAILED)
+# A heartbeat of a job the beat no longer wants: shown apart, never counted.
+UNDESIRED = "undesired"
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    """One job key's derived health; ``reason`` says why it is not up (empty when up)."""
+
+    job_key: str
+    exchange: str
+    state: str
+    reason: str = ""
+    desired: bool = True
+    heartbeat_state: str | None = None
+    heartbeat_age_s: float | None = None
+    worker_id: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    symbols: tuple[str, ...] = ()
+    invalid_symbols: tuple[str, ...] = ()
+    stale_symbols: tuple[str, ...] = ()
+    symbol_ages_s: dict[str, float | None] = field(default_factory=dict)
+    ticks_total: int = 0
+    ticks_per_s: float = 0.0
+    last_tick_age_s: float | None = None
+    reconnects: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class WorkerHealth:
+    """A worker process as last seen in a heartbeat; ``alive`` if seen recently."""
+
+    worker_id: str
+    host: str | None
+    pid: int | None
+    jobs: tuple[str, ...]
+    last_seen_at: int | None
+    last_seen_age_s: float | None
+    alive: bool
+
+
+@dataclass(frozen=True)
+class PassHealth:
+    """The beat's last pass of one kind (``reconcile`` or ``supervise``)."""
+
+    kind: str
+    expected_every_s: float
+    at: int | None = None
+    age_s: float | None = None
+    duration_ms: float | None = None
+    outcome: str | None = None
+    error: str | None = None
+    jobs: int | None = None
+    enqueued: int | None = None
+    skipped_rows: tuple[dict[str, Any], ...] = ()
+    beat_id: str | None = None
+    late: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.at is not None and self.outcome == "ok" and not self.late
+
+
+@dataclass(frozen=True)
+class BeatHealth:
+    """Both pass kinds; ``problems`` lists, in words, what is wrong with the beat."""
+
+    reconcile: PassHealth
+    supervise: PassHealth
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Status:
+    """The whole picture at instant ``at``.
+
+    ``healthy`` is True only when at least one job is desired and every desired
+    job is up: nothing to stream is not a healthy market-data service.
+    """
+
+    at: int
+    jobs: tuple[JobHealth, ...]
+    undesired: tuple[JobHealth, ...]
+    workers: tuple[WorkerHealth, ...]
+    beat: BeatHealth
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self.jobs) and all(job.state == UP for job in self.jobs)
+
+    def counts(self) -> dict[str, int]:
+        """Desired jobs by state, every state present (zero when none)."""
+        counts = dict.fromkeys(JOB_STATES, 0)
+        for job in self.jobs:
+            counts[job.state] = counts.get(job.state, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``status --json``, ``/healthz``)."""
+        data = asdict(self)
+        data["healthy"] = self.healthy
+        data["counts"] = self.counts()
+        data["beat"]["ok"] = self.beat.ok
+        for kind in ("reconcile", "supervise"):
+            data["beat"][kind]["ok"] = getattr(self.beat, kind).ok
+        return data

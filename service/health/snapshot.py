@@ -1,0 +1,92 @@
+"""Reading the desired state, the registry and the beat's passes in one round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from service.errors import StoreError
+from service.health.codec import loads, now_ms, text
+from service.health.derive import derive_status
+from service.health.model import Status
+from service.keys import Keys
+from service.settings import Settings
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything health is derived from, as stored at one instant.
+
+    ``jobs_raw``/``workers_raw`` keep the exact stored bytes so a writer can
+    change a field only if nobody rewrote it since (compare-and-set).
+    """
+
+    desired: dict[str, tuple[str, ...]]
+    jobs: dict[str, Record]
+    jobs_raw: dict[str, bytes]
+    workers: dict[str, Record]
+    workers_raw: dict[str, bytes]
+    beat: dict[str, Record]
+    states: dict[str, str]
+
+
+def load_snapshot(client: redis.Redis, keys: Keys) -> Snapshot:
+    """One pipeline of five HGETALLs; raises StoreError when Redis fails."""
+    pipe = client.pipeline(transaction=False)
+    for key in (
+        keys.desired(),
+        keys.health_jobs(),
+        keys.health_workers(),
+        keys.beat_status(),
+        keys.health_states(),
+    ):
+        pipe.hgetall(key)
+    try:
+        desired, jobs, workers, beat, states = pipe.execute()
+    except redis.RedisError as exc:
+        raise StoreError(f"reading the health registry: {exc}") from exc
+    jobs_raw = _by_name(jobs)
+    workers_raw = _by_name(workers)
+    return Snapshot(
+        desired={name: _symbols(raw) for name, raw in _by_name(desired).items()},
+        jobs=_decoded(jobs_raw),
+        jobs_raw=jobs_raw,
+        workers=_decoded(workers_raw),
+        workers_raw=workers_raw,
+        beat=_decoded(_by_name(beat)),
+        states={name: str(text(raw)) for name, raw in _by_name(states).items()},
+    )
+
+
+def load_status(
+    client: redis.Redis, keys: Keys, settings: Settings, *, now: int | None = None
+) -> Status:
+    """The derived status at ``now`` (ms, default the clock); raises StoreError."""
+    snap = load_snapshot(client, keys)
+    return derive_status(
+        snap.desired,
+        snap.jobs,
+        snap.workers,
+        snap.beat,
+        now_ms=now if now is not None else now_ms(),
+        settings=settings,
+    )
+
+
+def _by_name(mapping: dict[Any, Any]) -> dict[str, Any]:
+    return {str(text(name)): value for name, value in mapping.items()}
+
+
+def _decoded(raw: dict[str, bytes]) -> dict[str, Record]:
+    return {name: value for name, data in raw.items() if (value := loads(data)) is not None}
+
+
+def _symbols(raw: bytes) -> tuple[str, ...]:
+    # Only the symbols are needed here; a spec we cannot read is still desired.
+    spec = loads(raw) or {}
+    symbols = spec.get("symbols")
+    return tuple(str(s) for s in symbols) if isinstance(symbols, list) else ()
