@@ -168,7 +168,7 @@ def beat_pass(age_s: float, **changes: Any) -> dict[str, Any]:
                 "reconcile": beat_pass(5, outcome="error", error="db away"),
                 "supervise": beat_pass(1),
             },
-            ["last reconcile pass error: db"],
+            ["last reconcile pass error: db away"],
             id="reconcile failed",
         ),
     ],
