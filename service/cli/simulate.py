@@ -1,0 +1,92 @@
+"""``ticker-service simulate``: run the local exchange simulator until SIGTERM/Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+from typing import Any
+
+from service.errors import ConfigError
+from service.settings import Settings
+from service.simulator import PROTOCOLS, Simulator, ccxt_params
+
+DEFAULT_PORT = 8901
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="run a local exchange simulator (Binance or OKX protocol) for ccxt",
+        description="Serve a simulated exchange that ccxt's real clients can stream from. "
+        "Prints one JSON line with the URL and the ccxt params to use, then runs "
+        "until SIGTERM or Ctrl-C. The control API is under /_sim/ on the same port.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 = any free)")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="binance")
+    parser.add_argument("--symbols", type=int, default=20, help="number of spot symbols")
+    parser.add_argument(
+        "--rate", type=float, default=1.0, help="events/s per subscribed symbol (0 = full rate)"
+    )
+    parser.add_argument(
+        "--drop-every",
+        type=float,
+        default=None,
+        metavar="S",
+        help="close every websocket every S s",
+    )
+    parser.add_argument(
+        "--stall-after", type=float, default=None, metavar="S",
+        help="stop sending events S seconds after start (the sockets stay open)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=None, help="random seed of the price walk")
+    parser.set_defaults(func=run)
+
+
+def build_simulator(args: argparse.Namespace) -> Simulator:
+    """The simulator the arguments describe; raises ConfigError on bad values."""
+    try:
+        return Simulator(
+            args.protocol,
+            host=args.host,
+            port=args.port,
+            symbols=args.symbols,
+            rate=args.rate,
+            seed=args.seed,
+            drop_every_s=args.drop_every,
+            stall_after_s=args.stall_after,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"simulate: {exc}") from None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(serve(build_simulator(args)))
+
+
+async def serve(sim: Simulator) -> int:
+    """Run ``sim`` until SIGTERM/SIGINT; returns 0 after a clean stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await sim.start()
+    except OSError as exc:
+        raise ConfigError(f"simulate: cannot listen on {sim.host}:{sim.port}: {exc}") from None
+    ready = {
+        "listening": sim.url,
+        "protocol": sim.protocol_name,
+        "port": sim.port,
+        "symbols": len(sim.symbols),
+        "ccxt_params": ccxt_params(sim.protocol_name, sim.host, sim.port),
+    }
+    # one JSON line on stdout: what a human copies and what tests/sim_helpers.py parses
+    print(json.dumps(ready), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await sim.stop()
+    return 0

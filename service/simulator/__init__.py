@@ -1,0 +1,44 @@
+"""A local exchange simulator that ccxt's real clients run against unmodified.
+
+It speaks one real exchange protocol per process/port (Binance spot or OKX
+spot: REST market and ticker endpoints, websocket ticker streams) over a
+simulated market of N spot symbols (``BTC/USDT``, ``ETH/USDT``, ... then
+``C0001/USDT``...), each with a random-walk ticker sent at ``rate`` events/s
+per subscribed symbol (0 = as fast as possible). ccxt is pointed at it only
+through constructor config: ``ccxt_params(protocol, host, port)``.
+
+Python API::
+
+    async with Simulator("binance", symbols=50, rate=10, seed=1) as sim:
+        exchange = ccxt.pro.binance(ccxt_params("binance", sim.host, sim.port))
+        ...
+        sim.pause(); sim.last_sent["BTC/USDT"]["bid"]
+
+Control API (HTTP on the same port, JSON answers)::
+
+    GET  /_sim/state                 counts and switches: connections, connections_total,
+                                     subscriptions, events_sent, rate, paused, stalled,
+                                     drops, drop_every_s, symbols, protocol
+    GET  /_sim/last[?symbols=A,B]    per unified symbol, the ticker last sent: symbol,
+                                     timestamp (event time, ms), bid, ask, last, open,
+                                     high, low, bidVolume, askVolume, baseVolume,
+                                     quoteVolume, change, percentage, count
+    GET  /_sim/symbols               the unified symbols served
+    POST /_sim/stall                 stop sending events; sockets stay open, pings and
+                                     subscriptions are still answered
+    POST /_sim/pause                 stop sending events so the last values stay final
+    POST /_sim/resume                undo stall and pause
+    POST /_sim/drop                  close every websocket now (close code 1001)
+    POST /_sim/rate?value=R          events/s per subscribed symbol (0 = full rate)
+    POST /_sim/drop-every?value=S    close every websocket every S seconds (0 = off)
+
+Run it: ``ticker-service simulate --port 8901 --symbols 100 --rate 5`` or
+``python -m service.simulator ...`` (same options).
+"""
+
+from __future__ import annotations
+
+from service.simulator.params import ccxt_params
+from service.simulator.server import PROTOCOLS, Simulator
+
+__all__ = ["PROTOCOLS", "Simulator", "ccxt_params"]

@@ -1,0 +1,66 @@
+"""The control API under ``/_sim/`` (documented in the package docstring)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from service.simulator.protocol import json_response
+
+if TYPE_CHECKING:
+    from service.simulator.server import Simulator
+
+
+def add_routes(app: web.Application, sim: Simulator) -> None:
+    """Add the ``/_sim/*`` routes driving ``sim`` to ``app``."""
+
+    async def state(request: web.Request) -> web.Response:
+        return json_response(sim.state())
+
+    async def last(request: web.Request) -> web.Response:
+        wanted = request.query.get("symbols")
+        values = sim.last_sent
+        if wanted:
+            values = {s: values[s] for s in wanted.split(",") if s in values}
+        return json_response(values)
+
+    async def symbols(request: web.Request) -> web.Response:
+        return json_response(sim.symbols)
+
+    async def switch(request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        if action == "drop":
+            return json_response({"dropped": await sim.drop(), **sim.state()})
+        try:
+            _apply(sim, action, request.query.get("value"))
+        except (KeyError, ValueError) as exc:
+            return json_response({"error": str(exc)}, status=400)
+        return json_response(sim.state())
+
+    app.router.add_get("/_sim/state", state)
+    app.router.add_get("/_sim/last", last)
+    app.router.add_get("/_sim/symbols", symbols)
+    app.router.add_post("/_sim/{action}", switch)
+
+
+def _apply(sim: Simulator, action: str, value: Any) -> None:
+    """Apply one switch; raises KeyError (unknown action) or ValueError (bad value)."""
+    if action == "stall":
+        sim.stall()
+    elif action == "pause":
+        sim.pause()
+    elif action == "resume":
+        sim.resume()
+    elif action == "rate":
+        sim.set_rate(_number(value))
+    elif action == "drop-every":
+        sim.set_drop_every(_number(value))
+    else:
+        raise KeyError(f"unknown switch {action!r}")
+
+
+def _number(value: str | None) -> float:
+    if value is None:
+        raise ValueError("expected ?value=<number>")
+    return float(value)

@@ -1,0 +1,45 @@
+"""What an exchange protocol plugs into the simulator server."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from typing import Any
+
+from aiohttp import web
+
+from service.simulator.feed import Connection
+from service.simulator.market import Market
+
+
+class ExchangeProtocol(ABC):
+    """One exchange's wire protocol: REST routes, websocket paths, subscriptions."""
+
+    name: str = ""
+    # aiohttp route paths answered with a websocket
+    ws_routes: tuple[str, ...] = ()
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+
+    @abstractmethod
+    def add_routes(self, app: web.Application) -> None:
+        """Add the exchange's REST routes to ``app``."""
+
+    @abstractmethod
+    def on_text(self, conn: Connection, text: str) -> list[str]:
+        """Handle one text frame from a client; returns the frames to answer with."""
+
+
+def json_response(payload: Any, status: int = 200) -> web.Response:
+    # compact separators: the same bytes real exchanges send, and smaller
+    body = json.dumps(payload, separators=(",", ":"))
+    return web.Response(text=body, status=status, content_type="application/json")
+
+
+def parse_json(text: str) -> Any:
+    """The decoded frame, or None when it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
