@@ -7,18 +7,23 @@ first, so an unmigrated database says what to do instead of showing a trace.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.db.engine import make_engine
 from service.db.translate import database_error
 from service.errors import DatabaseError
+from service.settings import redact_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 UPGRADE_HINT = "run `ticker-service db upgrade` first"
@@ -55,15 +60,29 @@ def _run(url: str, action: str, step) -> None:  # type: ignore[no-untyped-def]
         step(alembic_config(url))
     except SQLAlchemyError as exc:
         raise database_error(exc, url, f"db {action}") from exc
+    except CommandError as exc:  # e.g. an unknown revision
+        raise DatabaseError(f"db {action} failed on {redact_url(url)}: {exc}") from None
 
 
 def current_revision(engine: Engine) -> str | None:
     """The database's revision, or None when it was never migrated; raises DatabaseError."""
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection, _quiet_alembic():
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
         raise database_error(exc, engine.url.render_as_string(), "reading the revision") from exc
+
+
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    # Alembic logs its dialect at INFO on every context: noise for a mere revision check.
+    logger = logging.getLogger("alembic.runtime.migration")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def ensure_current(engine: Engine) -> None:

@@ -1,0 +1,84 @@
+"""``ticker-service symbols add|list|remove|enable|disable``: which pairs each exchange streams.
+
+Each command is one transaction: one malformed or unknown symbol and nothing
+is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+from service.cli.exchanges import format_table
+from service.db import repo
+from service.db.session import migrated_session
+from service.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("symbols", help="add, list, enable, disable, remove symbols")
+    actions = parser.add_subparsers(dest="symbols_action", required=True, metavar="ACTION")
+    for action, func, text in (
+        ("add", run_add, "add unified symbols (e.g. BTC/USDT) to an exchange"),
+        ("remove", run_remove, "delete symbols of an exchange"),
+        ("enable", run_enable, "stream these symbols again"),
+        ("disable", run_disable, "stop streaming these symbols, keep their rows"),
+    ):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("exchange", help="the exchange's name")
+        sub.add_argument("symbols", nargs="+", metavar="SYMBOL", help="unified symbol(s)")
+        sub.set_defaults(func=func)
+    listing = actions.add_parser("list", help="list symbols of one exchange or of all")
+    listing.add_argument("exchange", nargs="?", help="only this exchange")
+    listing.add_argument("--json", action="store_true", help="print JSON for machines")
+    listing.set_defaults(func=run_list)
+
+
+def run_add(args: argparse.Namespace, settings: Settings) -> int:
+    with migrated_session(settings.database_url, action="symbols add") as session:
+        added = repo.add_symbols(session, args.exchange, args.symbols)
+    print(f"added {len(added)} symbol(s) to {args.exchange}: {' '.join(added)}")
+    return 0
+
+
+def run_remove(args: argparse.Namespace, settings: Settings) -> int:
+    with migrated_session(settings.database_url, action="symbols remove") as session:
+        removed = repo.remove_symbols(session, args.exchange, args.symbols)
+    print(f"removed {len(removed)} symbol(s) from {args.exchange}: {' '.join(removed)}")
+    return 0
+
+
+def run_enable(args: argparse.Namespace, settings: Settings) -> int:
+    return _set_enabled(args, True, settings)
+
+
+def run_disable(args: argparse.Namespace, settings: Settings) -> int:
+    return _set_enabled(args, False, settings)
+
+
+def _set_enabled(args: argparse.Namespace, enabled: bool, settings: Settings) -> int:
+    word = "enabled" if enabled else "disabled"
+    with migrated_session(settings.database_url, action=f"symbols {word}") as session:
+        changed = repo.set_symbols_enabled(session, args.exchange, args.symbols, enabled)
+    unchanged = len(set(args.symbols)) - len(changed)
+    already = f" ({unchanged} already {word})" if unchanged else ""
+    print(f"{word} {len(changed)} symbol(s) on {args.exchange}{already}")
+    return 0
+
+
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    with migrated_session(settings.database_url, action="symbols list") as session:
+        rows = repo.list_symbols(session, args.exchange)
+    if args.json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
+    elif not rows:
+        where = f" on {args.exchange}" if args.exchange else ""
+        print(
+            f"no symbols{where} yet: add some with `ticker-service symbols add EXCHANGE SYMBOL...`"
+        )
+    else:
+        cells = [(row.exchange, row.symbol, "yes" if row.enabled else "no") for row in rows]
+        print(format_table(("EXCHANGE", "SYMBOL", "ENABLED"), cells))
+    return 0

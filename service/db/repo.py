@@ -1,0 +1,293 @@
+"""Plain functions over a ``Session``: the one way the CLI and the beat touch the tables.
+
+Writers validate first and check for duplicates themselves, so an operator
+sees ``ValidationError`` with a sentence, not an IntegrityError trace. They
+flush but never commit: the caller's transaction makes each command
+all-or-nothing (see ``service.db.session.session_scope``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.db.models import Exchange, Symbol
+from service.db.snapshot import ExchangeSnapshot
+from service.db.validation import (
+    validate_ccxt_id,
+    validate_mode,
+    validate_name,
+    validate_params,
+    validate_poll_interval,
+    validate_symbol,
+)
+from service.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class ExchangeRow:
+    """One exchange as listed to an operator, with its symbol counts."""
+
+    name: str
+    ccxt_id: str
+    enabled: bool
+    mode: str
+    poll_interval_s: float
+    ccxt_params: dict[str, Any]
+    watch_params: dict[str, Any]
+    symbols_enabled: int
+    symbols_total: int
+
+
+@dataclass(frozen=True)
+class SymbolRow:
+    exchange: str
+    symbol: str
+    enabled: bool
+
+
+# -- exchanges ------------------------------------------------------------------
+
+
+def add_exchange(
+    session: Session,
+    name: str,
+    ccxt_id: str,
+    *,
+    ccxt_params: dict[str, Any] | None = None,
+    mode: str = "auto",
+    poll_interval_s: float = 2.0,
+    watch_params: dict[str, Any] | None = None,
+    enabled: bool = True,
+) -> Exchange:
+    """Insert one exchange and return it; raises ValidationError (bad field, name taken)."""
+    row = Exchange(
+        name=validate_name(name),
+        ccxt_id=validate_ccxt_id(ccxt_id, exchange=name),
+        ccxt_params=validate_params(ccxt_params or {}, field="--params", exchange=name),
+        mode=validate_mode(mode, exchange=name, ccxt_id=ccxt_id),
+        poll_interval_s=validate_poll_interval(poll_interval_s, exchange=name),
+        watch_params=validate_params(watch_params or {}, field="--watch-params", exchange=name),
+        enabled=enabled,
+    )
+    if _exchange_id(session, name) is not None:
+        raise ValidationError(f"an exchange named {name!r} already exists")
+    session.add(row)
+    _flush(session, f"an exchange named {name!r} already exists")
+    return row
+
+
+def list_exchanges(session: Session) -> list[ExchangeRow]:
+    """Every exchange, by name, with how many of its symbols are enabled and in all."""
+    counts = (
+        select(
+            Symbol.exchange_id,
+            func.count().label("total"),
+            func.sum(case((Symbol.enabled, 1), else_=0)).label("on"),
+        )
+        .group_by(Symbol.exchange_id)
+        .subquery()
+    )
+    query = (
+        select(Exchange, func.coalesce(counts.c.on, 0), func.coalesce(counts.c.total, 0))
+        .outerjoin(counts, counts.c.exchange_id == Exchange.id)
+        .order_by(Exchange.name)
+    )
+    return [_exchange_row(ex, int(on), int(total)) for ex, on, total in session.execute(query)]
+
+
+def _exchange_row(ex: Exchange, on: int, total: int) -> ExchangeRow:
+    return ExchangeRow(
+        name=ex.name,
+        ccxt_id=ex.ccxt_id,
+        enabled=ex.enabled,
+        mode=ex.mode,
+        poll_interval_s=ex.poll_interval_s,
+        ccxt_params=ex.ccxt_params,
+        watch_params=ex.watch_params,
+        symbols_enabled=on,
+        symbols_total=total,
+    )
+
+
+def set_exchange_enabled(session: Session, name: str, enabled: bool) -> bool:
+    """Enable or disable one exchange; True when it changed. Raises ValidationError if unknown."""
+    exchange = _get_exchange(session, name)
+    if exchange.enabled == enabled:
+        return False
+    exchange.enabled = enabled
+    session.flush()
+    return True
+
+
+def remove_exchange(session: Session, name: str) -> int:
+    """Delete one exchange and its symbols; returns how many symbols went with it."""
+    exchange = _get_exchange(session, name)
+    count = session.scalar(select(func.count()).where(Symbol.exchange_id == exchange.id)) or 0
+    # Core deletes: the foreign key cascades, and no symbol rows are loaded into memory.
+    session.execute(delete(Symbol).where(Symbol.exchange_id == exchange.id))
+    session.execute(delete(Exchange).where(Exchange.id == exchange.id))
+    return int(count)
+
+
+def _exchange_id(session: Session, name: str) -> int | None:
+    return session.scalar(select(Exchange.id).where(Exchange.name == name))
+
+
+def _get_exchange(session: Session, name: str) -> Exchange:
+    exchange = session.scalar(select(Exchange).where(Exchange.name == name))
+    if exchange is None:
+        known = session.scalars(select(Exchange.name)).all()
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = (
+            f"did you mean {', '.join(close)}?" if close else "see `ticker-service exchanges list`"
+        )
+        raise ValidationError(f"no exchange named {name!r}: {hint}")
+    return exchange
+
+
+def _flush(session: Session, duplicate_message: str) -> None:
+    # A concurrent writer can still win between our check and the insert. The
+    # caller's session_scope rolls the transaction back.
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ValidationError(duplicate_message) from None
+
+
+# -- symbols --------------------------------------------------------------------
+
+
+def add_symbols(
+    session: Session, exchange: str, symbols: Iterable[str], *, enabled: bool = True
+) -> list[str]:
+    """Add symbols to one exchange and return them; all or none.
+
+    Raises ValidationError for an unknown exchange, a malformed symbol or one
+    the exchange already has.
+    """
+    wanted = _valid_symbols(exchange, symbols)
+    exchange_id = _get_exchange(session, exchange).id
+    existing = _existing(session, exchange_id, wanted)
+    if existing:
+        raise ValidationError(f"exchange {exchange!r} already has {', '.join(sorted(existing))}")
+    session.add_all(Symbol(exchange_id=exchange_id, symbol=s, enabled=enabled) for s in wanted)
+    _flush(session, f"exchange {exchange!r} already has one of {', '.join(wanted)}")
+    return wanted
+
+
+def list_symbols(session: Session, exchange: str | None = None) -> list[SymbolRow]:
+    """Symbols of one exchange (or all), ordered by exchange then symbol."""
+    query = select(Exchange.name, Symbol.symbol, Symbol.enabled).join(Symbol.exchange)
+    if exchange is not None:
+        query = query.where(Exchange.id == _get_exchange(session, exchange).id)
+    rows = [SymbolRow(name, symbol, enabled) for name, symbol, enabled in session.execute(query)]
+    return sorted(rows, key=lambda row: (row.exchange, row.symbol))
+
+
+def remove_symbols(session: Session, exchange: str, symbols: Iterable[str]) -> list[str]:
+    """Delete symbols of one exchange and return them; raises ValidationError if any is absent."""
+    exchange_id, wanted = _present(session, exchange, symbols)
+    session.execute(
+        delete(Symbol).where(Symbol.exchange_id == exchange_id, Symbol.symbol.in_(wanted))
+    )
+    return wanted
+
+
+def set_symbols_enabled(
+    session: Session, exchange: str, symbols: Iterable[str], enabled: bool
+) -> list[str]:
+    """Enable or disable symbols of one exchange; returns those that changed."""
+    exchange_id, wanted = _present(session, exchange, symbols)
+    changed = session.scalars(
+        select(Symbol.symbol).where(
+            Symbol.exchange_id == exchange_id,
+            Symbol.symbol.in_(wanted),
+            Symbol.enabled != enabled,
+        )
+    ).all()
+    if changed:
+        session.execute(
+            update(Symbol)
+            .where(Symbol.exchange_id == exchange_id, Symbol.symbol.in_(changed))
+            .values(enabled=enabled, updated_at=func.now())
+        )
+    return sorted(changed)
+
+
+def _valid_symbols(exchange: str, symbols: Iterable[str]) -> list[str]:
+    # Repeats on one command line are harmless: keep the first of each.
+    wanted = list(dict.fromkeys(validate_symbol(s, exchange=exchange) for s in symbols))
+    if not wanted:
+        raise ValidationError("no symbols given")
+    return wanted
+
+
+def _existing(session: Session, exchange_id: int, symbols: list[str]) -> set[str]:
+    query = select(Symbol.symbol).where(
+        Symbol.exchange_id == exchange_id, Symbol.symbol.in_(symbols)
+    )
+    return set(session.scalars(query))
+
+
+def _present(session: Session, exchange: str, symbols: Iterable[str]) -> tuple[int, list[str]]:
+    wanted = list(dict.fromkeys(symbols))
+    if not wanted:
+        raise ValidationError("no symbols given")
+    exchange_id = _get_exchange(session, exchange).id
+    missing = set(wanted) - _existing(session, exchange_id, wanted)
+    if missing:
+        raise ValidationError(f"exchange {exchange!r} has no symbol {', '.join(sorted(missing))}")
+    return exchange_id, wanted
+
+
+# -- the beat's read --------------------------------------------------------------
+
+
+def load_enabled(session: Session) -> list[ExchangeSnapshot]:
+    """Every enabled exchange with its enabled symbols, by name; two queries in all.
+
+    Rows are returned as stored, not validated: the beat runs
+    ``service.db.snapshot.check_snapshot`` on each to report and skip bad ones.
+    """
+    exchanges = session.execute(
+        select(
+            Exchange.id,
+            Exchange.name,
+            Exchange.ccxt_id,
+            Exchange.ccxt_params,
+            Exchange.mode,
+            Exchange.poll_interval_s,
+            Exchange.watch_params,
+        )
+        .where(Exchange.enabled)
+        .order_by(Exchange.name)
+    ).all()
+    symbols: defaultdict[int, list[str]] = defaultdict(list)
+    query = (
+        select(Symbol.exchange_id, Symbol.symbol)
+        .join(Symbol.exchange)
+        .where(Exchange.enabled, Symbol.enabled)
+    )
+    for exchange_id, symbol in session.execute(query):
+        symbols[exchange_id].append(symbol)
+    return [
+        ExchangeSnapshot(
+            name=row.name,
+            ccxt_id=row.ccxt_id,
+            ccxt_params=row.ccxt_params or {},
+            mode=row.mode,
+            poll_interval_s=row.poll_interval_s,
+            watch_params=row.watch_params or {},
+            # Sorted here, not in SQL: Postgres collations may order differently.
+            symbols=tuple(sorted(symbols[row.id])),
+        )
+        for row in exchanges
+    ]

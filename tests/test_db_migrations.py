@@ -1,0 +1,121 @@
+"""The packaged Alembic migrations build exactly the tables the models describe."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from service.db import migrate
+from service.db.engine import make_engine
+from service.db.models import Base
+from service.errors import DatabaseError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _diff(engine: sa.Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+
+def test_upgrade_head_on_an_empty_database_matches_the_models(
+    database_url: str, engine: sa.Engine
+) -> None:
+    migrate.upgrade(database_url)
+    assert _diff(engine) == []
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    migrate.ensure_current(engine)
+
+
+def test_upgrade_twice_is_harmless(database_url: str, engine: sa.Engine) -> None:
+    migrate.upgrade(database_url)
+    migrate.upgrade(database_url)
+    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "exchanges", "symbols"}
+
+
+def test_downgrade_base_drops_the_tables_and_upgrade_rebuilds_them(
+    database_url: str, engine: sa.Engine
+) -> None:
+    migrate.upgrade(database_url)
+    migrate.downgrade(database_url, "base")
+    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version"}
+    assert migrate.current_revision(engine) is None
+    migrate.upgrade(database_url)
+    assert _diff(engine) == []
+
+
+def test_server_defaults_let_operators_insert_rows_with_plain_sql(
+    database_url: str, engine: sa.Engine
+) -> None:
+    migrate.upgrade(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO exchanges (name, ccxt_id) VALUES ('b', 'binance')"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO symbols (exchange_id, symbol) SELECT id, 'BTC/USDT' FROM exchanges"
+            )
+        )
+        row = connection.execute(
+            sa.text("SELECT enabled, mode, poll_interval_s FROM exchanges")
+        ).one()
+        symbol_enabled = connection.execute(sa.text("SELECT enabled FROM symbols")).scalar_one()
+    assert (bool(row.enabled), row.mode, row.poll_interval_s, bool(symbol_enabled)) == (
+        True,
+        "auto",
+        2.0,
+        True,
+    )
+
+
+def test_an_unmigrated_database_is_told_to_run_db_upgrade(engine: sa.Engine) -> None:
+    with pytest.raises(DatabaseError, match=r"run `ticker-service db upgrade` first"):
+        migrate.ensure_current(engine)
+
+
+def test_an_older_revision_is_told_to_run_db_upgrade(database_url: str, engine: sa.Engine) -> None:
+    migrate.upgrade(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(DatabaseError, match=r"at revision 0000.*db upgrade"):
+        migrate.ensure_current(engine)
+
+
+def test_an_unknown_target_revision_is_a_database_error(sqlite_url: str) -> None:
+    with pytest.raises(DatabaseError, match="Can't locate revision"):
+        migrate.upgrade(sqlite_url, "nope")
+
+
+def test_an_unreachable_server_is_a_database_error_without_the_password() -> None:
+    url = "postgresql://ticker:s3cret@127.0.0.1:1/nowhere"
+    with pytest.raises(DatabaseError) as caught:
+        migrate.upgrade(url)
+    assert "s3cret" not in str(caught.value)
+    assert "db upgrade failed on postgresql://ticker:***@127.0.0.1:1/nowhere" in str(caught.value)
+
+
+def test_every_migration_file_is_shipped_as_package_data() -> None:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["service"]
+    package = REPO_ROOT / "service"
+    files = [
+        path.relative_to(package).as_posix()
+        for path in migrate.MIGRATIONS_DIR.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
+    assert "db/migrations/env.py" in files
+    assert [f for f in files if not any(fnmatch(f, pattern) for pattern in globs)] == []
