@@ -36,6 +36,25 @@ from service.simulator import Simulator, ccxt_params
 START_TIMEOUT_S = 15.0
 
 
+async def count_ticker_updates(
+    exchange: Any, symbols: list[str], seconds: float, params: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """How many updates ``watch_tickers(symbols, params)`` returned per symbol in ``seconds``.
+
+    Lets ccxt errors (e.g. ``NetworkError`` after a drop) through.
+    """
+    counts = dict.fromkeys(symbols, 0)
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            batch = await asyncio.wait_for(exchange.watch_tickers(symbols, params or {}), left)
+        except TimeoutError:
+            break
+        for symbol in batch:
+            counts[symbol] += 1
+    return counts
+
+
 class SimulatorClient:
     """Blocking client of a simulator's ``/_sim/`` control API."""
 

@@ -16,7 +16,7 @@ import ccxt.pro
 import pytest
 
 from service.simulator import ccxt_params
-from tests.sim_helpers import SimulatorProcess, SimulatorThread
+from tests.sim_helpers import SimulatorProcess, SimulatorThread, count_ticker_updates
 
 WATCHED = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "C0001/USDT"]
 FULL = {"name": "ticker"}  # the 24hrTicker channel, with bid and ask
@@ -29,7 +29,7 @@ def sim() -> Iterator[SimulatorThread]:
 
 
 @asynccontextmanager
-async def binance(sim: SimulatorThread) -> AsyncIterator[Any]:
+async def binance(sim: SimulatorThread | SimulatorProcess) -> AsyncIterator[Any]:
     exchange = ccxt.pro.binance(ccxt_params("binance", sim.host, sim.port))
     try:
         yield exchange
@@ -38,17 +38,7 @@ async def binance(sim: SimulatorThread) -> AsyncIterator[Any]:
 
 
 async def ticks_for(exchange: Any, seconds: float, symbols: list[str] = WATCHED) -> dict[str, int]:
-    """How many updates each symbol got from ``watch_tickers`` within ``seconds``."""
-    counts = dict.fromkeys(symbols, 0)
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            batch = await asyncio.wait_for(exchange.watch_tickers(symbols, FULL), left)
-        except TimeoutError:
-            break
-        for symbol in batch:
-            counts[symbol] += 1
-    return counts
+    return await count_ticker_updates(exchange, symbols, seconds, FULL)
 
 
 def test_ccxt_loads_every_spot_market_from_the_simulator(sim: SimulatorThread) -> None:
@@ -228,7 +218,7 @@ def test_the_cli_simulator_process_serves_ccxt_and_stops_cleanly_on_sigterm() ->
     with process as sim:
 
         async def scenario() -> dict[str, Any]:
-            async with binance(sim) as exchange:  # type: ignore[arg-type]
+            async with binance(sim) as exchange:
                 return dict(await exchange.watch_tickers(["BTC/USDT"], FULL))
 
         ticker = asyncio.run(scenario())["BTC/USDT"]

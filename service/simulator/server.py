@@ -13,9 +13,10 @@ from service.simulator import control
 from service.simulator.binance import BinanceProtocol
 from service.simulator.feed import Connection, Feed
 from service.simulator.market import build_market
+from service.simulator.okx import OkxProtocol
 from service.simulator.protocol import ExchangeProtocol, json_response
 
-PROTOCOLS: dict[str, type[ExchangeProtocol]] = {"binance": BinanceProtocol}
+PROTOCOLS: dict[str, type[ExchangeProtocol]] = {"binance": BinanceProtocol, "okx": OkxProtocol}
 CLOSE_TIMEOUT_S = 2.0
 log = get_logger(__name__)
 
