@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.error
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -225,3 +226,24 @@ def test_the_cli_simulator_process_serves_ccxt_and_stops_cleanly_on_sigterm() ->
         assert sim.client.state()["events_sent"] >= 1
     assert ticker["bid"] < ticker["ask"]
     assert process.stop() == 0
+
+
+def test_stall_after_flag_stalls_the_feed_that_long_after_start() -> None:
+    with SimulatorProcess("binance", symbols=3, rate=20, stall_after=0.4) as sim:
+        before = sim.client.state()
+        time.sleep(0.8)
+        after = sim.client.state()
+    assert before["stalled"] is False
+    assert after["stalled"] is True
+
+
+def test_control_api_rejects_unknown_switches_and_bad_values(sim: SimulatorThread) -> None:
+    rejected = []
+    for path in ("/_sim/rate?value=-1", "/_sim/rate?value=fast", "/_sim/rate", "/_sim/explode"):
+        try:
+            sim.client._call("POST", path)
+        except urllib.error.HTTPError as exc:
+            rejected.append(exc.code)
+    sim.client.set_rate(0)
+    assert rejected == [400, 400, 400, 400]
+    assert sim.client.state()["rate"] == 0
