@@ -41,7 +41,8 @@ def _summary(status: Status) -> str:
     if not status.jobs:
         return f"{verdict}: no job is desired (has the beat run? are exchanges enabled?)"
     parts = ", ".join(f"{n} {state}" for state, n in counts.items())
-    return f"{verdict}: {len(status.jobs)} desired jobs: {parts}"
+    jobs = "job" if len(status.jobs) == 1 else "jobs"
+    return f"{verdict}: {len(status.jobs)} desired {jobs}: {parts}"
 
 
 def _job_row(job: JobHealth) -> tuple[str, ...]:
