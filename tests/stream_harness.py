@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,17 @@ class Harness:
         assert self.client is not None
         raw = await self.client.hgetall(self.keys.board(exchange))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+@contextlib.asynccontextmanager
+async def running(job: StreamJob) -> AsyncIterator[asyncio.Future[str]]:
+    """Run ``job`` for the duration of the block; always cancelled and awaited at the end."""
+    task = asyncio.ensure_future(job.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def wait_for(

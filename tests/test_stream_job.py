@@ -6,7 +6,7 @@ import asyncio
 
 from service.keys import Keys
 from service.simulator import Simulator, ccxt_params
-from tests.stream_harness import Harness, wait_for
+from tests.stream_harness import Harness, running, wait_for
 from workers.spec import JobSpec
 
 
@@ -31,16 +31,14 @@ def test_the_job_streams_every_symbol_into_redis_and_heartbeats(redis_url: str, 
     async def scenario() -> None:
         async with Simulator(symbols=20, rate=20, seed=1) as sim, Harness(redis_url, keys) as h:
             await h.put_spec(spec_for(sim, sim.symbols))
-            task = asyncio.ensure_future(h.job("sim").run())
-            await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "every symbol")
-            await wait_for(
-                lambda: _async(any(b.state == "streaming" for b in h.heartbeats)), 5, "hb"
-            )
-            tick = (await h.board("sim"))["BTC/USDT"]
-            assert tick["bid"] < tick["ask"] and tick["timestamp"] is not None
-            assert tick["received_at"] >= tick["timestamp"]
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            async with running(h.job("sim")):
+                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "every symbol")
+                await wait_for(
+                    lambda: _async(any(b.state == "streaming" for b in h.heartbeats)), 5, "hb"
+                )
+                tick = (await h.board("sim"))["BTC/USDT"]
+                assert tick["bid"] < tick["ask"] and tick["timestamp"] is not None
+                assert tick["received_at"] >= tick["timestamp"]
             assert h.heartbeats[-1].state == "stopped"
             assert await h.client.get(keys.lease("sim")) is None  # type: ignore[union-attr]
 
@@ -53,28 +51,26 @@ def test_every_stored_tick_equals_the_last_frame_sent_at_full_rate(
     async def scenario() -> None:
         async with Simulator(symbols=200, rate=0, seed=2) as sim, Harness(redis_url, keys) as h:
             await h.put_spec(spec_for(sim, sim.symbols))
-            task = asyncio.ensure_future(h.job("sim").run())
-            await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 15, "every symbol")
-            await asyncio.sleep(2.0)
-            sim.pause()
-            await asyncio.sleep(1.0)
-            last_sent, board = sim.last_sent, await h.board("sim")
-            sent_total = sim.feed.events_sent
-            mismatched = [
-                s
-                for s in sim.symbols
-                if (board[s]["bid"], board[s]["ask"], board[s]["last"], board[s]["timestamp"])
-                != (
-                    last_sent[s]["bid"],
-                    last_sent[s]["ask"],
-                    last_sent[s]["last"],
-                    last_sent[s]["timestamp"],
-                )
-            ]
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            assert sent_total > 2000, "the simulator did not run at a meaningful rate"
-            assert mismatched == []
+            async with running(h.job("sim")):
+                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 15, "every symbol")
+                await asyncio.sleep(2.0)
+                sim.pause()
+                await asyncio.sleep(1.0)
+                last_sent, board = sim.last_sent, await h.board("sim")
+                sent_total = sim.feed.events_sent
+                mismatched = [
+                    s
+                    for s in sim.symbols
+                    if (board[s]["bid"], board[s]["ask"], board[s]["last"], board[s]["timestamp"])
+                    != (
+                        last_sent[s]["bid"],
+                        last_sent[s]["ask"],
+                        last_sent[s]["last"],
+                        last_sent[s]["timestamp"],
+                    )
+                ]
+                assert sent_total > 2000, "the simulator did not run at a meaningful rate"
+                assert mismatched == []
 
     asyncio.run(scenario())
 
@@ -83,13 +79,11 @@ def test_a_second_run_of_the_same_job_key_returns_at_once(redis_url: str, keys: 
     async def scenario() -> None:
         async with Simulator(symbols=5, rate=5, seed=3) as sim, Harness(redis_url, keys) as h:
             await h.put_spec(spec_for(sim, sim.symbols))
-            first = asyncio.ensure_future(h.job("sim", pid=1).run())
-            await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "first streamer")
-            reason = await asyncio.wait_for(h.job("sim", pid=2).run(), 2)
-            assert reason == "lease-held-elsewhere"
-            assert not first.done()
-            first.cancel()
-            await asyncio.gather(first, return_exceptions=True)
+            async with running(h.job("sim", pid=1)) as first:
+                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "first streamer")
+                reason = await asyncio.wait_for(h.job("sim", pid=2).run(), 2)
+                assert reason == "lease-held-elsewhere"
+                assert not first.done()
 
     asyncio.run(scenario())
 

@@ -59,16 +59,15 @@ class Feed:
             self._start(self._read(group))
         return invalid
 
-    async def remove(self, symbols: Iterable[str]) -> None:
+    def remove(self, symbols: Iterable[str]) -> None:
         """Stop streaming symbols; the others keep their connections."""
         removed = [s for s in symbols if s in self.active]
         self.active.difference_update(removed)
         gone = set(symbols)
         self.invalid = [s for s in self.invalid if s not in gone]
-        if removed and self.method == "watch_tickers" and self.exchange.has.get("unWatchTickers"):
-            # Best effort: we stop storing them either way.
-            with contextlib.suppress(Exception):
-                await self.exchange.un_watch_tickers(removed, watch_params(self.spec))
+        # No un_watch_tickers: for a subset of a subscription ccxt (4.5.90, binance) opens
+        # a new connection and unsubscribes nothing. Frames of removed symbols may keep
+        # arriving until the next rebuild; the writer ignores them.
 
     async def failure(self) -> None:
         """Wait until a reader fails, and raise its error."""
@@ -89,19 +88,18 @@ class Feed:
 
     def _reader_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if task.cancelled() or self._failed.done():
+        if task.cancelled():
             return
         error = task.exception()
-        if error is not None:
+        if error is not None and not self._failed.done():
             self._failed.set_exception(error)
 
     async def _read(self, group: list[str]) -> None:
         read = getattr(self, f"_{self.method}")
-        while True:
-            current = [s for s in group if s in self.active]
-            if not current:
-                return
-            await read(current)
+        # Always the same list: a different one is a new subscription (and, on
+        # binance, a new connection). Removed symbols are ignored by the writer.
+        while self.active.intersection(group):
+            await read(group)
             self.on_update()
 
     async def _watch_tickers(self, symbols: list[str]) -> None:
@@ -112,12 +110,13 @@ class Feed:
 
     async def _fetch_tickers(self, symbols: list[str]) -> None:
         started = time.monotonic()
+        symbols = [s for s in symbols if s in self.active]
         self.latest.update(await self.exchange.fetch_tickers(symbols))
         await asyncio.sleep(max(0.0, self.spec.poll_interval_s - (time.monotonic() - started)))
 
     async def _fetch_ticker(self, symbols: list[str]) -> None:
         started = time.monotonic()
-        for symbol in symbols:
+        for symbol in [s for s in symbols if s in self.active]:
             self.latest[symbol] = await self.exchange.fetch_ticker(symbol)
         await asyncio.sleep(max(0.0, self.spec.poll_interval_s - (time.monotonic() - started)))
 

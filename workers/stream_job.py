@@ -277,7 +277,7 @@ class StreamJob:
         if invalid:
             self.log.warning("invalid symbols skipped", symbols=invalid)
         if removed:
-            await feed.remove(removed)
+            feed.remove(removed)
             for symbol in removed:
                 self._written.pop(symbol, None)
             self.stats.forget(removed)
