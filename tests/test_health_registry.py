@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ def stored(client: redis.Redis, key: str, field: str) -> dict[str, Any]:
     return dict(json.loads(raw))
 
 
-def health_events(logs: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+def health_events(logs: list[MutableMapping[str, Any]]) -> list[tuple[str, str, str]]:
     return [
         (entry["log_level"], entry["event"], entry["state"])
         for entry in logs
@@ -131,7 +132,7 @@ def test_turning_stale_warns_once_and_recovering_informs_once(
     redis_client: redis.Redis, keys: Keys
 ) -> None:
     desire(redis_client, keys, "binance")
-    stale = {"last_tick_at": NOW - 40_000}
+    stale: dict[str, Any] = {"last_tick_at": NOW - 40_000}
     beats = [
         heartbeat(sent_at=NOW),
         heartbeat(sent_at=NOW + 5_000),

@@ -62,7 +62,8 @@ def start_server(redis_url: str, prefix: str) -> tuple[str, subprocess.Popen[byt
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     stop(proc)
-    pytest.fail(f"ticker-service serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+    log = proc.stderr.read().decode() if proc.stderr else ""
+    pytest.fail(f"ticker-service serve did not start: {log}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:
