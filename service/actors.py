@@ -10,11 +10,15 @@ from typing import Any
 
 import dramatiq
 
+from service.errors import ValidationError
+from service.health import record_heartbeat as record
 from service.keys import Keys
+from service.logs import get_logger
 from service.redis_client import sync_client
 from service.settings import Settings
 from service.streaming import run_stream_job
 
+log = get_logger(__name__)
 STREAMS_QUEUE = "streams"
 HEALTH_QUEUE = "health"
 
@@ -43,9 +47,11 @@ def send_heartbeat(heartbeat: dict[str, Any]) -> None:
 @dramatiq.actor(queue_name=HEALTH_QUEUE, max_retries=3, time_limit=30_000)
 def record_heartbeat(heartbeat: dict[str, Any]) -> None:
     """Keep the latest heartbeat per job in the health registry."""
-    from service.health.registry import record_heartbeat as record
-
-    record(_sync_redis(), Keys(settings().key_prefix), heartbeat, settings=settings())
+    try:
+        record(_sync_redis(), Keys(settings().key_prefix), heartbeat, settings=settings())
+    except ValidationError as exc:
+        # A malformed heartbeat will not get better on retry; Redis errors do retry.
+        log.warning("heartbeat dropped", error=str(exc))
 
 
 @lru_cache(maxsize=1)
