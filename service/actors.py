@@ -9,6 +9,8 @@ from functools import lru_cache
 from typing import Any
 
 import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.middleware import Shutdown
 
 from service.errors import ValidationError
 from service.health import record_heartbeat as record
@@ -35,9 +37,20 @@ def settings() -> Settings:
     max_retries=0,
     notify_shutdown=True,
 )
-async def stream_exchange(job_key: str) -> None:
-    """Stream one job key's tickers until its lease is lost or it leaves the desired state."""
-    await run_stream_job(job_key, settings(), send_heartbeat)
+def stream_exchange(job_key: str) -> None:
+    """Stream one job key's tickers until its lease is lost or it leaves the desired state.
+
+    The coroutine runs on the AsyncIO middleware's event loop, which every job
+    of the process shares; this worker thread waits for it. A worker shutdown
+    cancels it (the job releases its lease and says ``stopped``) and is an
+    expected end, not a failure to log and retry.
+    """
+    try:
+        get_event_loop_thread().run_coroutine(  # type: ignore[union-attr]
+            run_stream_job(job_key, settings(), send_heartbeat)
+        )
+    except Shutdown:
+        log.info("stream stopped for worker shutdown", job=job_key)
 
 
 def send_heartbeat(heartbeat: dict[str, Any]) -> None:

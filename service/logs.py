@@ -16,12 +16,14 @@ import structlog
 
 SECRET_KEY_PATTERN = re.compile(r"(api_?key|secret|password|passwd|token|private_?key)", re.I)
 URL_PASSWORD_PATTERN = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.I)
+QUERY_SECRET_PATTERN = re.compile(r"([?&](?:signature|api_?key|secret|token)=)[^&\s\"']+", re.I)
 REDACTED = "***"
 
 
 def redact_text(text: str) -> str:
-    """Hide the password of any URL in ``text``."""
-    return URL_PASSWORD_PATTERN.sub(rf"\1{REDACTED}\3", text)
+    """Hide the password of any URL and signed query values (ccxt errors quote URLs)."""
+    text = URL_PASSWORD_PATTERN.sub(rf"\1{REDACTED}\3", text)
+    return QUERY_SECRET_PATTERN.sub(rf"\1{REDACTED}", text)
 
 
 def _redact_value(key: str, value: Any) -> Any:

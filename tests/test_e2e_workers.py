@@ -129,8 +129,8 @@ def test_sigterm_releases_the_lease_and_reports_stopped_within_ten_seconds(
     )
     with worker_cm as worker:
         enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], "alpha")
-        wait_until(lambda: redis_client.exists(keys.lease("alpha")) == 1, 10, "the lease")
-        wait_until(lambda: len(board(redis_client, keys, "alpha")) == SYMBOLS, 10, "ticks")
+        wait_until(lambda: redis_client.exists(keys.lease("alpha")) == 1, 20, "the lease")
+        wait_until(lambda: len(board(redis_client, keys, "alpha")) == SYMBOLS, 20, "ticks")
         started_at = time.monotonic()
         # A process-group kill gives the worker child two SIGTERMs (its own and the
         # one its parent forwards): the platforms' way, and still a graceful stop.
@@ -145,3 +145,34 @@ def test_sigterm_releases_the_lease_and_reports_stopped_within_ten_seconds(
         beat = json.loads(redis_client.hget(keys.health_jobs(), "alpha") or b"{}")
         assert beat.get("state") == "stopped", worker.output()[-3000:]
         assert "Killing worker process" not in worker.output()
+
+
+def test_credentials_reach_ccxt_but_never_a_log_line_or_a_heartbeat(
+    redis_url: str,
+    key_prefix: str,
+    keys: Keys,
+    redis_client: redis.Redis,
+    tmp_path: Path,
+    simulators: dict[str, SimulatorProcess],
+) -> None:
+    secrets = {"ALPHA_API_KEY": "key-5f0a9c1e77", "ALPHA_SECRET": "secret-d41d8cd98f"}
+    env = service_env(redis_url, key_prefix, LOG_LEVEL="DEBUG", **secrets)
+    put_desired(redis_client, keys, {"alpha": simulators["alpha"]})
+    with started(worker_args(), env, tmp_path / "worker.log") as worker:
+        enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], "alpha")
+        wait_until(lambda: len(board(redis_client, keys, "alpha")) == SYMBOLS, 20, "ticks")
+        simulators["alpha"].client.drop()  # errors and reconnects get logged too
+        wait_until(lambda: _reconnects(redis_client, keys, "alpha") > 0, 10, "a reconnect")
+        time.sleep(1.5)
+    stored = b"".join(
+        redis_client.hvals(keys.health_jobs()) + redis_client.hvals(keys.health_workers())
+    )
+    output = worker.output()
+    assert "feed open" in output
+    for value in secrets.values():
+        assert value not in output
+        assert value.encode() not in stored
+
+
+def _reconnects(client: redis.Redis, keys: Keys, job_key: str) -> int:
+    return int(json.loads(client.hget(keys.health_jobs(), job_key) or b"{}").get("reconnects", 0))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from service.keys import Keys
 from service.simulator import Simulator, ccxt_params
 from tests.stream_harness import Harness, running, wait_for
@@ -93,3 +95,25 @@ def _async(value: bool):  # type: ignore[no-untyped-def]
         return value
 
     return result()
+
+
+def test_credentials_from_the_environment_are_given_to_ccxt(
+    redis_url: str, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIM_API_KEY", "key-0000aaaa")
+    monkeypatch.setenv("SIM_SECRET", "secret-1111bbbb")
+
+    async def scenario() -> None:
+        async with Simulator(symbols=3, rate=5, seed=12) as sim, Harness(redis_url, keys) as h:
+            await h.put_spec(spec_for(sim, sim.symbols))
+            job = h.job("sim")
+            async with running(job):
+                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "ticks")
+                assert job.feed is not None
+                assert (job.feed.exchange.apiKey, job.feed.exchange.secret) == (
+                    "key-0000aaaa",
+                    "secret-1111bbbb",
+                )
+                assert "key-0000aaaa" not in job.heartbeat().to_dict().__repr__()
+
+    asyncio.run(scenario())

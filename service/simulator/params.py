@@ -24,8 +24,12 @@ def ccxt_params(protocol: str, host: str, port: int) -> dict[str, Any]:
                 }
             },
             # one REST call (exchangeInfo) instead of spot + futures endpoints;
-            # no sapi currency call even when credentials are present
-            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
+            # no sapi currency or margin-pair calls even when credentials are present
+            "options": {
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+            },
         }
     if protocol == "okx":
         return {
