@@ -297,7 +297,10 @@ class StreamJob:
     def heartbeat(self) -> Heartbeat:
         spec, feed = self.spec, self.feed
         p50, p99 = self.stats.latency_quantiles()
-        symbols = sorted(feed.active) if feed else [s for s in (spec.symbols if spec else ())]
+        # Until a feed is open its subscriptions are empty; report what the job owes.
+        symbols = (
+            sorted(feed.active) if feed and feed.active else list(spec.symbols if spec else ())
+        )
         return Heartbeat(
             job_key=self.job_key,
             exchange=spec.exchange if spec else self.job_key,
