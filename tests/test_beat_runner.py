@@ -144,14 +144,14 @@ def test_only_the_beat_holding_the_lock_runs_passes_and_a_standby_takes_over(
                   lock=BeatLock(redis_client, keys.beat_lock(), name, ttl_s=0.3))
         for name in ("one", "two")
     ]  # fmt: skip
-    activated: list[str] = []
-    beats[1].on_activate = lambda: activated.append("two")
     assert [beat.lock_tick() for beat in beats] == [True, False]
     assert beats[0].reconcile_pass() is not None
     assert beats[1].reconcile_pass() is None and beats[1].supervise_pass() is None
     started = time.monotonic()  # "one" dies: it stops renewing
     while not beats[1].lock_tick():
         time.sleep(0.05)
-    assert time.monotonic() - started < 0.5 and activated == ["two"]
-    assert beats[1].supervise_pass() is not None
+    assert time.monotonic() - started < 0.5
+    taken_over = beats[1].supervise_pass()  # the new holder reconciles at once
+    assert taken_over is not None and taken_over.kind == "reconcile"
+    assert (supervised := beats[1].supervise_pass()) is not None and supervised.kind == "supervise"
     assert beats[0].reconcile_pass() is None  # the old holder lost the lock: it stands by

@@ -10,6 +10,7 @@ lock is released, the exit code is 0.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -73,8 +74,6 @@ def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> Backgrou
             next_run_time=now,
             misfire_grace_time=max(1, int(interval)),
         )
-    # A standby beat that takes over reconciles at once instead of up to 5 minutes later.
-    beat.on_activate = lambda: scheduler.modify_job("reconcile", next_run_time=datetime.now(UTC))
     return scheduler
 
 
@@ -119,11 +118,15 @@ def run(settings: Settings, stop: threading.Event) -> None:
         supervise_interval_s=settings.supervise_interval_s,
         lock_ttl_s=ttl,
     )
-    scheduler.start()
     try:
-        stop.wait()
+        beat.lock_tick()  # before the first passes, so a free lock means they run at once
+        beat.reconcile_due = False  # the reconcile job runs at once anyway
+        if not stop.is_set():  # a signal during start-up (imports take seconds)
+            scheduler.start()
+            stop.wait()
     finally:
-        scheduler.shutdown(wait=True)  # lets a running pass finish (bounded by 5 s timeouts)
+        if scheduler.running:
+            scheduler.shutdown(wait=True)  # a running pass finishes (5 s socket timeouts)
         _release(beat)
         log.info("beat.stop", beat_id=beat.beat_id)
 
@@ -139,6 +142,13 @@ def _release(beat: Beat) -> None:
         close()
 
 
+def quiet_chatty_loggers() -> None:
+    """APScheduler logs every job run at INFO (twice a second here); alembic its plugins."""
+    level = max(logging.WARNING, logging.getLogger().level)
+    for name in ("apscheduler.executors", "alembic"):
+        logging.getLogger(name).setLevel(level)
+
+
 def main() -> int:
     """Console script ``ticker-scheduler``; returns the exit code (2 on a bad setting)."""
     try:
@@ -147,10 +157,12 @@ def main() -> int:
         print(f"ticker-scheduler: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    quiet_chatty_loggers()
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("beat.signal", signal=signal.Signals(signum).name)
+        # Only set the event: logging from a signal handler can deadlock on the
+        # handler locks the interrupted code holds.
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)

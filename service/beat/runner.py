@@ -7,6 +7,7 @@ retries), logs one line and records a ``PassStatus`` in ``beat_status``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +57,13 @@ class Beat:
         self.beat_id = beat_id
         self.lock = lock
         self.active = lock is None
-        # Called when this beat becomes the active one (main: reconcile at once).
-        self.on_activate: Callable[[], None] | None = None
+        # Set when this beat becomes the active one: the next supervision pass
+        # reconciles instead, so a standby that takes over reads the database
+        # within seconds, not at its next 5-minute reconcile. (A flag, not a call
+        # into the scheduler: APScheduler deadlocks when a job touches it while
+        # it shuts down.)
+        self.reconcile_due = False
+        self._reconciling = threading.Lock()
 
     def lock_tick(self) -> bool:
         """Take or renew the beat lock; returns whether this beat is active."""
@@ -71,21 +77,33 @@ class Beat:
             log.warning("beat.lock_failed", beat_id=self.beat_id, error=str(exc))
         if self.active and not was_active:
             log.info("beat.active", beat_id=self.beat_id)
-            if self.on_activate is not None:
-                self.on_activate()
+            self.reconcile_due = True
         elif was_active and not self.active:
             log.warning("beat.standby", beat_id=self.beat_id, reason="lock lost")
         return self.active
 
     def reconcile_pass(self) -> PassStatus | None:
-        """One reconcile if active: its recorded status, or None when on standby."""
-        return self._run("reconcile", self._reconcile)
+        """One reconcile if active: its recorded status, or None when on standby.
+
+        None too when another reconcile of this beat is still running.
+        """
+        if not self._reconciling.acquire(blocking=False):
+            return None
+        try:
+            return self._run("reconcile", self._reconcile)
+        finally:
+            self._reconciling.release()
 
     def supervise_pass(self) -> PassStatus | None:
-        """One supervision pass if active: its recorded status, or None when on standby."""
+        """One supervision pass (a reconcile when one is due) if active, else None."""
+        if self.reconcile_due:
+            status = self.reconcile_pass()
+            if status is not None:
+                return status
         return self._run("supervise", self._supervise)
 
     def _reconcile(self) -> _Outcome:
+        self.reconcile_due = False  # a failed one is retried at the regular interval
         done = reconcile(self.load, self.desired, self.enqueue, self.options)
         _log_reconcile(done)
         return _Outcome(

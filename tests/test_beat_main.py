@@ -1,0 +1,114 @@
+"""The real ``ticker-scheduler`` console script as a process: start, reconcile, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from service.db.engine import make_engine, make_sessionmaker
+from service.db.models import Base, Exchange, Symbol
+from service.keys import Keys
+
+
+def wait_for(check: Callable[[], object], timeout_s: float = 15.0) -> object:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not true within {timeout_s} s")
+
+
+@pytest.fixture
+def beat_env(sqlite_url: str, redis_url: str, key_prefix: str) -> dict[str, str]:
+    engine = make_engine(sqlite_url)
+    Base.metadata.create_all(engine)
+    with make_sessionmaker(engine).begin() as session:
+        exchange = Exchange(name="bin", ccxt_id="binance", ccxt_params={}, watch_params={})
+        exchange.symbols = [Symbol(symbol="BTC/USDT"), Symbol(symbol="ETH/USDT")]
+        session.add(exchange)
+    engine.dispose()
+    return {
+        **os.environ,
+        "DATABASE_URL": sqlite_url,
+        "REDIS_URL": redis_url,
+        "TICKER_KEY_PREFIX": key_prefix,
+        # The broker's keys under the test prefix: the fixture removes them, no worker sees them.
+        "DRAMATIQ_NAMESPACE": f"{key_prefix}:dramatiq",
+        "SUPERVISE_INTERVAL_S": "1",
+        "LOG_FORMAT": "json",
+    }
+
+
+@pytest.fixture
+def start_beat(beat_env: dict[str, str]) -> Iterator[Callable[[], subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    command = shutil.which("ticker-scheduler")
+    assert command, "the ticker-scheduler console script is not installed"
+
+    def start() -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [command], env=beat_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_scheduler_reconciles_at_start_and_exits_cleanly_on_sigterm(
+    start_beat: Callable[[], subprocess.Popen[str]], redis_client: redis.Redis, keys: Keys
+) -> None:
+    beat = start_beat()
+    raw = wait_for(lambda: redis_client.hget(keys.desired(), "bin"))
+    assert json.loads(raw)["symbols"] == ["BTC/USDT", "ETH/USDT"]  # type: ignore[arg-type]
+    status = json.loads(wait_for(lambda: redis_client.hget(keys.beat_status(), "reconcile")))  # type: ignore[arg-type]
+    assert status["outcome"] == "ok" and status["enqueued"] == 1
+    assert redis_client.exists(keys.pending("bin"))
+    assert wait_for(lambda: redis_client.hget(keys.beat_status(), "supervise"))
+    assert redis_client.get(keys.beat_lock())
+    beat.send_signal(signal.SIGTERM)
+    output, _ = beat.communicate(timeout=5)
+    assert beat.returncode == 0, output
+    assert not redis_client.exists(keys.beat_lock())  # released on a clean stop
+    assert "beat.stop" in output
+
+
+def test_a_second_scheduler_stands_by_and_takes_over_when_the_first_dies(
+    start_beat: Callable[[], subprocess.Popen[str]], redis_client: redis.Redis, keys: Keys
+) -> None:
+    first = start_beat()
+    holder = wait_for(lambda: redis_client.get(keys.beat_lock()))
+    second = start_beat()
+    time.sleep(2)
+    assert redis_client.get(keys.beat_lock()) == holder  # the second one waits
+    first.kill()  # no clean release: the lock must expire (3 s with 1 s supervision)
+    first.wait()
+    taken = wait_for(lambda: (redis_client.get(keys.beat_lock()) or holder) != holder, 8)
+    assert taken
+    second.send_signal(signal.SIGTERM)
+    output, _ = second.communicate(timeout=5)
+    assert second.returncode == 0 and "beat.active" in output
+
+
+def test_a_sigterm_during_start_up_still_exits_cleanly(
+    start_beat: Callable[[], subprocess.Popen[str]],
+) -> None:
+    beat = start_beat()
+    time.sleep(1.5)  # handlers installed (~0.5 s), the broker and ccxt still importing
+    beat.send_signal(signal.SIGTERM)
+    output, _ = beat.communicate(timeout=10)
+    assert beat.returncode == 0, output
