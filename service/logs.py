@@ -79,7 +79,8 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     root.setLevel(level)
     # SQLAlchemy echoes SQL at INFO; keep it for DEBUG runs only.
     logging.getLogger("sqlalchemy.engine").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("apscheduler").setLevel(max(logging.INFO, root.level))
+    # APScheduler logs every job run at INFO; the beat logs its own pass results.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
 
 
 def get_logger(name: str) -> Any:
