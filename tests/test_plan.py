@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from service.beat.plan import Plan, SkippedRow, plan
+from service.beat.plan import Plan, SkippedRow, plan, same_content
 from service.errors import ValidationError
 from workers.spec import JobSpec
 
@@ -239,3 +239,18 @@ def test_the_plan_module_imports_neither_redis_nor_sqlalchemy() -> None:
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        spec("bin", (BTC,), generation=1),
+        spec("bin", (BTC, ETH), generation=7),
+        spec("bin", (BTC,), generation=7, mode="poll"),
+        spec("bin", (BTC,), generation=7, ccxt_params={"a": 1}),
+    ],
+    ids=["generation only", "symbols", "mode", "ccxt params"],
+)
+def test_the_fast_content_comparison_agrees_with_jobspec(other: JobSpec) -> None:
+    base = spec("bin", (BTC,), generation=7)
+    assert same_content(base, other) == base.same_content(other)

@@ -10,7 +10,7 @@ that exchange (and its running jobs are then removed like an absent one).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
 from service.beat.shards import SHARD_SEPARATOR, assign
@@ -67,6 +67,15 @@ class Plan:
         return not self.put and not self.remove
 
 
+def same_content(a: JobSpec, b: JobSpec) -> bool:
+    """True when only the generation differs.
+
+    Like ``JobSpec.same_content`` without its ``asdict`` deep copy, which made
+    it 70% of a 500-shard plan.
+    """
+    return replace(a, generation=b.generation) == b
+
+
 def _accept_row(_row: ExchangeRow) -> None:
     return None
 
@@ -106,7 +115,7 @@ def plan(
     put = tuple(
         spec
         for key, spec in sorted(wanted.items())
-        if key not in running or not running[key].same_content(spec)
+        if key not in running or not same_content(running[key], spec)
     )
     remove = tuple(sorted(set(running) - set(wanted)))
     return Plan(put=put, remove=remove, skipped=tuple(skipped), jobs=len(wanted))
