@@ -112,3 +112,25 @@ def test_a_sigterm_during_start_up_still_exits_cleanly(
     beat.send_signal(signal.SIGTERM)
     output, _ = beat.communicate(timeout=10)
     assert beat.returncode == 0, output
+
+
+def test_the_scheduler_keeps_running_while_redis_is_away_and_stops_cleanly(
+    beat_env: dict[str, str],
+) -> None:
+    command = shutil.which("ticker-scheduler")
+    assert command
+    env = {**beat_env, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    beat = subprocess.Popen(
+        [command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        time.sleep(5)  # start-up plus a few lock ticks, all failing
+        assert beat.poll() is None, "the beat exited while Redis was away"
+        beat.send_signal(signal.SIGTERM)
+        output, _ = beat.communicate(timeout=10)
+    finally:
+        if beat.poll() is None:
+            beat.kill()
+            beat.wait()
+    assert beat.returncode == 0, output
+    assert "beat.lock_failed" in output

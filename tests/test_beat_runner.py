@@ -101,6 +101,20 @@ def test_a_database_outage_leaves_existing_desired_state_alone(
     assert DesiredState(redis_client, keys).all() == before
 
 
+def test_a_database_outage_is_logged_with_its_cause_and_without_the_password(
+    redis_client: redis.Redis, keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = DatabaseSource("postgresql://postgres:s3cret@127.0.0.1:1/x")
+    status = make_beat(redis_client, keys, source, Recorder()).reconcile_pass()
+    source.close()
+    logged = capsys.readouterr()
+    assert status is not None and status.error is not None
+    assert "Connection refused" in status.error and "s3cret" not in status.error
+    assert "beat.pass_failed" in logged.out + logged.err
+    assert "Connection refused" in logged.out + logged.err
+    assert "s3cret" not in logged.out + logged.err
+
+
 def test_a_redis_outage_fails_the_pass_without_raising(source: DatabaseSource, keys: Keys) -> None:
     down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
     beat = make_beat(down, keys, source, Recorder())

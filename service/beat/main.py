@@ -143,10 +143,8 @@ def _release(beat: Beat) -> None:
 
 
 def quiet_chatty_loggers() -> None:
-    """APScheduler logs every job run at INFO (twice a second here); alembic its plugins."""
-    level = max(logging.WARNING, logging.getLogger().level)
-    for name in ("apscheduler.executors", "alembic"):
-        logging.getLogger(name).setLevel(level)
+    """Alembic (imported with the repository) logs its plugin set-up at INFO on start."""
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def main() -> int:
