@@ -68,8 +68,9 @@ def _names_read(tree: ast.AST) -> Iterator[str]:
         name = None
         if isinstance(node, ast.Call):
             name = _call_reads(node)
-        elif isinstance(node, ast.Subscript) and _is_env(node.value):
-            name = _literal(node.slice)
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            # env["X"] = ... sets a child's environment: not a read
+            name = _literal(node.slice) if _is_env(node.value) else None
         elif isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In | ast.NotIn):
             name = _literal(node.left) if _is_env(node.comparators[0]) else None
         if name is not None:
@@ -142,6 +143,7 @@ if "I" in os.environ: pass
 os.environ.setdefault("J", "1")
 VARIABLES: dict[str, tuple[str, str]] = {"K": ("", "")}
 other.get("NOT_ENV"); os.environ.get(name)
+env["WRITTEN"] = "1"; os.environ["ALSO_WRITTEN"] = "1"
 """
     tree = ast.parse(source)
     assert set(_names_read(tree)) | set(_variables_keys(tree)) == set("ABCDEFGHIJK")
