@@ -93,7 +93,9 @@ async def running(job: StreamJob) -> AsyncIterator[asyncio.Future[str]]:
         yield task
     finally:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # A job that does not finish after a cancel is a bug: fail, do not hang.
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done, "the job did not stop within 10 s of being cancelled"
 
 
 async def wait_for(

@@ -110,7 +110,7 @@ def _one_worker_streaming(
 ):  # type: ignore[no-untyped-def]
     env = service_env(redis_url, key_prefix)
     put_desired(client, keys, {"alpha": sims["alpha"]})
-    worker = started(worker_args(), env, tmp_path / "worker.log")
+    worker = started(worker_args(4, ("streams",)), env, tmp_path / "worker.log")
     return env, worker
 
 
@@ -127,7 +127,10 @@ def test_sigterm_releases_the_lease_and_reports_stopped_within_ten_seconds(
     env, worker_cm = _one_worker_streaming(
         redis_url, key_prefix, keys, redis_client, tmp_path, simulators
     )
-    with worker_cm as worker:
+    # As in the Procfile: heartbeats have a worker of their own, which records the
+    # final "stopped" heartbeat the streaming worker sends as it shuts down.
+    health = started(worker_args(2, ("health",)), env, tmp_path / "health.log")
+    with health, worker_cm as worker:
         enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], "alpha")
         wait_until(lambda: redis_client.exists(keys.lease("alpha")) == 1, 20, "the lease")
         wait_until(lambda: len(board(redis_client, keys, "alpha")) == SYMBOLS, 20, "ticks")
@@ -142,8 +145,7 @@ def test_sigterm_releases_the_lease_and_reports_stopped_within_ten_seconds(
         stopped_after = time.monotonic() - started_at
         print(f"exited {stopped_after:.1f}s after SIGTERM")
         assert redis_client.exists(keys.lease("alpha")) == 0, worker.output()[-3000:]
-        beat = json.loads(redis_client.hget(keys.health_jobs(), "alpha") or b"{}")
-        assert beat.get("state") == "stopped", worker.output()[-3000:]
+        wait_until(lambda: _state(redis_client, keys, "alpha") == "stopped", 5, "stopped")
         assert "Killing worker process" not in worker.output()
 
 
@@ -176,3 +178,7 @@ def test_credentials_reach_ccxt_but_never_a_log_line_or_a_heartbeat(
 
 def _reconnects(client: redis.Redis, keys: Keys, job_key: str) -> int:
     return int(json.loads(client.hget(keys.health_jobs(), job_key) or b"{}").get("reconnects", 0))
+
+
+def _state(client: redis.Redis, keys: Keys, job_key: str) -> str:
+    return str(json.loads(client.hget(keys.health_jobs(), job_key) or b"{}").get("state"))

@@ -11,11 +11,11 @@ changed is written, whatever the last await returned.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from workers.bounded import within
 from workers.exchange_client import read_method, watch_params
 from workers.spec import JobSpec
 
@@ -76,10 +76,8 @@ class Feed:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Closing a broken client must not mask why it broke.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.exchange.close(), CLOSE_TIMEOUT_S)
+        # Closing a broken client must neither mask why it broke nor hang.
+        await within(self.exchange.close(), CLOSE_TIMEOUT_S)
 
     def _start(self, reader: Any) -> None:
         task = asyncio.ensure_future(reader)

@@ -23,8 +23,9 @@ from typing import Any, Protocol
 import ccxt
 
 from workers.backoff import Backoff
+from workers.bounded import within
 from workers.exchange_client import ClientConfigError, make_exchange
-from workers.feed import Feed
+from workers.feed import CLOSE_TIMEOUT_S, Feed
 from workers.heartbeat import Heartbeat
 from workers.lease import Lease
 from workers.spec import JobSpec
@@ -122,13 +123,10 @@ class StreamJob:
     async def _shutdown(self) -> None:
         """Release the lease first (so a successor can start), then say goodbye."""
         self.state = "stopped"
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.lease.release(), 0.5)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.send_heartbeat(self.heartbeat()), 0.5)
+        await within(self.lease.release(), 0.5)
+        await within(self.send_heartbeat(self.heartbeat()), 0.5)
         if self.feed is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.feed.close(), 1.0)
+            await within(self.feed.close(), 1.0)
             self.feed = None
 
     # -- the feed ----------------------------------------------------------------
@@ -145,7 +143,7 @@ class StreamJob:
                 self._failed(exc, fatal=False)
             finally:
                 if self.feed is not None:
-                    await self.feed.close()
+                    await within(self.feed.close(), CLOSE_TIMEOUT_S)
                     self.feed = None
             await self._sleep_or_rebuild(self.backoff.next_delay())
 
@@ -156,7 +154,8 @@ class StreamJob:
         await feed.open()
         if feed.invalid:
             self.log.warning("invalid symbols skipped", symbols=feed.invalid, method=feed.method)
-        self.state = "streaming"
+        # A feed rebuilt for staleness stays "stale" until its first tick arrives.
+        self.state = "stale" if self.state == "stale" else "streaming"
         self.stats.last_tick_monotonic = time.monotonic()
         self.log.info("feed open", method=feed.method, symbols=len(feed.active))
         rebuild = asyncio.ensure_future(self._rebuild.wait())
@@ -246,12 +245,13 @@ class StreamJob:
     def _watchdog(self) -> None:
         """ccxt can stall without raising: rebuild a subscribed feed that went quiet."""
         feed = self.feed
-        if feed is None or not feed.active or self.state != "streaming":
+        if feed is None or not feed.active or self.state not in ("streaming", "stale"):
             return
         quiet_s = time.monotonic() - self.stats.last_tick_monotonic
         if quiet_s >= self.config.stale_after_s:
             self.state = "stale"
             self.stats.reconnects += 1
+            self.stats.last_error = f"no tick for {quiet_s:.1f}s while subscribed"
             self.log.warning("feed stale, reconnecting", quiet_s=round(quiet_s, 1))
             self._rebuild.set()
 

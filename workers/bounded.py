@@ -1,0 +1,25 @@
+"""Awaiting cleanup that must not hang a shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+
+async def within(awaitable: Awaitable[Any], timeout_s: float) -> bool:
+    """Await ``awaitable`` for at most ``timeout_s``; True when it finished.
+
+    Unlike ``asyncio.wait_for`` this never waits for a cancelled awaitable to
+    acknowledge its cancellation: a library that swallows ``CancelledError``
+    (or a socket close that never completes) cannot hang a stopping job.
+    Errors of the awaitable are swallowed: this is for best-effort cleanup.
+    """
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()
+        return False
+    if not task.cancelled():
+        task.exception()  # retrieved: a cleanup error is not worth a warning
+    return True
