@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -27,6 +28,7 @@ from service.beat.reconcile import ReconcileOptions
 from service.beat.runner import Beat
 from service.beat.supervise import Enqueue, pending_ttl_s
 from service.errors import TickerServiceError
+from service.health import check_transitions
 from service.keys import Keys
 from service.logs import configure_logging, get_logger
 from service.redis_client import sync_client
@@ -54,7 +56,7 @@ def broker_enqueue(settings: Settings) -> Enqueue:
 
 
 def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> BackgroundScheduler:
-    """The three interval jobs; reconcile and supervision run at once on start."""
+    """Lock, reconcile, supervision (the last two at once on start) and the health check."""
     now = datetime.now(UTC)
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
@@ -74,7 +76,26 @@ def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> Backgrou
             next_run_time=now,
             misfire_grace_time=max(1, int(interval)),
         )
+    # Jobs that stop heartbeating altogether turn "down" only when someone looks:
+    # the beat looks every supervision interval, so the alert is logged in time.
+    scheduler.add_job(
+        _health_check(beat, settings),
+        "interval",
+        id="health",
+        seconds=settings.supervise_interval_s,
+        misfire_grace_time=max(1, int(settings.supervise_interval_s)),
+    )
     return scheduler
+
+
+def _health_check(beat: Beat, settings: Settings) -> Callable[[], None]:
+    def check() -> None:
+        try:
+            check_transitions(beat.client, beat.keys, settings)
+        except TickerServiceError as exc:  # Redis away: the next pass tries again
+            log.warning("beat.health_check_failed", error=str(exc))
+
+    return check
 
 
 def build_beat(settings: Settings, enqueue: Enqueue) -> tuple[Beat, float]:
