@@ -186,3 +186,60 @@ def _async(value: bool):  # type: ignore[no-untyped-def]
         return value
 
     return result()
+
+
+def test_changed_ccxt_parameters_rebuild_the_client_on_the_new_endpoint(
+    redis_url: str, keys: Keys
+) -> None:
+    async def scenario() -> None:
+        async with (
+            Simulator(symbols=4, rate=20, seed=13) as old,
+            Simulator(symbols=4, rate=20, seed=14) as new,
+            Harness(redis_url, keys) as h,
+        ):
+            await h.put_spec(spec_for(old, old.symbols))
+            async with running(h.job("sim")):
+                await wait_for(lambda: all_ticked(h, "sim", old.symbols), 10, "old endpoint")
+                await h.put_spec(spec_for(new, new.symbols, generation=2))
+                await wait_for(lambda: _async(new.state()["connections"] > 0), 5, "new endpoint")
+                await wait_for(lambda: _async(old.state()["connections"] == 0), 5, "old closed")
+                mark = new.feed.events_sent
+                await wait_for(lambda: _async(new.feed.events_sent > mark + 20), 5, "new ticks")
+
+    asyncio.run(scenario())
+
+
+def test_consecutive_failures_mark_the_job_failed_but_it_keeps_retrying(
+    redis_url: str, keys: Keys
+) -> None:
+    async def scenario() -> None:
+        async with Simulator(symbols=2, rate=5, seed=15) as sim, Harness(redis_url, keys) as h:
+            dead = dataclasses.replace(
+                spec_for(sim, sim.symbols),
+                ccxt_params={**spec_for(sim, []).ccxt_params, "urls": _dead_urls()},
+            )
+            await h.put_spec(dead)
+            job = h.job("sim")
+            async with running(job) as task:
+                failed = lambda: _async(job.state == "failed")  # noqa: E731
+                await wait_for(failed, 10, "failed after TICKER_MAX_RETRIES")
+                assert job.stats.consecutive_failures >= h.config.max_retries
+                assert "NetworkError" in (job.stats.last_error or "") or "Exchange" in (
+                    job.stats.last_error or ""
+                )
+                attempts = job.backoff.attempts
+                await wait_for(lambda: _async(job.backoff.attempts > attempts), 5, "a retry")
+                assert not task.done()
+
+    asyncio.run(scenario())
+
+
+def _dead_urls() -> dict:
+    # Nothing listens on port 1: every connection is refused at once.
+    return {
+        "api": {
+            "public": "http://127.0.0.1:1/api/v3",
+            "private": "http://127.0.0.1:1/api/v3",
+            "ws": {"spot": "ws://127.0.0.1:1/stream"},
+        }
+    }
