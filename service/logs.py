@@ -54,6 +54,19 @@ def _shared_processors() -> list[Any]:
     ]
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is now, not what it was when configured
+    (test runners and embedding applications swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     """Configure structlog and route the stdlib's logs through the same renderer."""
     renderer: Any = (
@@ -72,7 +85,7 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -64,7 +64,12 @@ async def run_stream_job(job_key: str, settings: Settings, send_heartbeat: Heart
         return JobSpec.from_json(raw) if raw is not None else None
 
     async def heartbeat(beat: Heartbeat) -> None:
-        # Enqueueing is a blocking Redis call: keep it off the event loop.
+        if beat.state == "stopped":
+            # Shutting down: Dramatiq gives the job one second, and a thread pool
+            # hop under load can take longer than the millisecond enqueue itself.
+            send_heartbeat(beat.to_dict())
+            return
+        # Enqueueing is a blocking Redis call: keep it off the streaming event loop.
         await asyncio.to_thread(send_heartbeat, beat.to_dict())
 
     job = StreamJob(

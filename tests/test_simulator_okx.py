@@ -152,12 +152,17 @@ def test_okx_drop_fails_the_pending_watch_and_the_next_watch_reconnects(
             pending = asyncio.ensure_future(exchange.watch_tickers(WATCHED))
             await asyncio.to_thread(sim.client.drop)
             error: Exception | None = None
+            deadline = asyncio.get_running_loop().time() + 10
             try:
-                while True:  # frames already in flight may resolve it first
-                    await pending
+                # Frames already in flight may resolve it first; bounded, so a drop
+                # that never surfaces fails the test instead of hanging it.
+                while asyncio.get_running_loop().time() < deadline:
+                    await asyncio.wait_for(pending, 5)
                     pending = asyncio.ensure_future(exchange.watch_tickers(WATCHED))
             except ccxt.NetworkError as exc:
                 error = exc
+            finally:
+                pending.cancel()
             return error, await ticks_for(exchange, 0.6)
 
     error, counts = asyncio.run(scenario())
