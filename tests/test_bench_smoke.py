@@ -1,0 +1,88 @@
+"""The benchmark scripts run end to end in their seconds-long mode and write their JSON.
+
+No timing is asserted: the figures of a tiny run on a busy machine mean nothing.
+Only that every benchmark starts its processes, measures, cleans up and
+reports the fields ``docs/benchmarks.md`` is built from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis
+
+from bench import beat
+from bench import run as bench_run
+
+pytestmark = pytest.mark.e2e
+
+MACHINE_FIELDS = {"date", "cores", "cpu_model", "python", "ccxt", "dramatiq", "redis_py"}
+
+
+def _run(name: str, redis_url: str, tmp_path: Path) -> dict:
+    payload = bench_run.run_one(name, "tiny", redis_url, tmp_path)
+    written = json.loads((tmp_path / f"{name}.json").read_text())
+    assert written["name"] == name
+    assert set(written["machine"]) >= MACHINE_FIELDS
+    assert "error" not in written, written.get("error")
+    assert written["table"].startswith("|")
+    return payload
+
+
+def _no_keys_left(redis_url: str, name: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    assert list(client.scan_iter(match=f"bench:{name}:*", count=1000)) == []
+
+
+def test_throughput_compares_the_service_with_a_bare_ccxt_loop(
+    redis_url: str, tmp_path: Path
+) -> None:
+    payload = _run("throughput", redis_url, tmp_path)
+    row = payload["summary"][0]
+    assert row["symbols"] == 10
+    for field in ("service_ticks_per_s", "bare_ticks_per_s", "ratio", "frames_ratio",
+                  "service_cpu_s_per_1k_ticks", "service_sim_events_per_s"):  # fmt: skip
+        assert field in row
+    assert row["service_ticks_per_s"] > 0 and row["bare_ticks_per_s"] > 0
+    assert {g["goal"] for g in payload["goals"]}
+    _no_keys_left(redis_url, "throughput")
+
+
+def test_latency_reports_quantiles_of_ticks_seen_on_the_pubsub_channel(
+    redis_url: str, tmp_path: Path
+) -> None:
+    payload = _run("latency", redis_url, tmp_path)
+    visible = payload["summary"][0]
+    assert visible["ticks"] > 0
+    assert visible["p50_ms"] <= visible["p99_ms"] <= visible["max_ms"]
+    _no_keys_left(redis_url, "latency")
+
+
+def test_recovery_measures_failover_after_sigkill_and_lease_release_after_sigterm(
+    redis_url: str, tmp_path: Path
+) -> None:
+    payload = _run("recovery", redis_url, tmp_path)
+    first = payload["rounds"][0]
+    assert first["lease_lapsed_s"] <= first["lease_retaken_s"] <= first["failover_s"]
+    assert first["sigterm_lease_released_s"] >= 0
+    _no_keys_left(redis_url, "recovery")
+
+
+def test_memory_samples_the_worker_rss_at_each_tick_target(redis_url: str, tmp_path: Path) -> None:
+    payload = _run("memory", redis_url, tmp_path)
+    assert [s["target"] for s in payload["samples"]] == [40_000, 80_000]
+    assert all(s["rss_mb"] and s["rss_mb"] > 10 for s in payload["samples"])
+    assert payload["growth_mb"] is not None
+    _no_keys_left(redis_url, "memory")
+
+
+@pytest.mark.skipif(not beat.SCRIPT.exists(), reason="bench/beat_scale.py is not in yet")
+def test_beat_runs_the_beat_scale_script_and_keeps_its_output(
+    redis_url: str, tmp_path: Path
+) -> None:
+    payload = bench_run.run_one("beat", "tiny", redis_url, tmp_path)
+    assert "error" not in payload, payload.get("error")
+    assert payload["returncode"] == 0
+    assert payload["stdout"]
