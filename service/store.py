@@ -27,7 +27,11 @@ def _encode(tick: Tick) -> str:
 
 
 class TickWriter:
-    """Writes batches of ticks from a streaming job: one pipeline, one round trip."""
+    """Writes batches of ticks from a streaming job: one pipeline, one round trip.
+
+    A batch holds every update observed, oldest first: the board keeps each
+    symbol's last, the pub/sub feed carries them all.
+    """
 
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.client = client
@@ -36,11 +40,13 @@ class TickWriter:
     async def write(self, exchange: str, ticks: Sequence[Tick]) -> None:
         if not ticks:
             return
-        encoded = {tick["symbol"]: _encode(tick) for tick in ticks}
+        encoded = [_encode(tick) for tick in ticks]
+        # A symbol may appear more than once: the board keeps the last, the feed all.
+        latest = {tick["symbol"]: raw for tick, raw in zip(ticks, encoded, strict=True)}
         pipe = self.client.pipeline(transaction=False)
-        pipe.hset(self.keys.board(exchange), mapping=encoded)
+        pipe.hset(self.keys.board(exchange), mapping=latest)  # type: ignore[arg-type]
         pipe.sadd(self.keys.exchanges(), exchange)
-        pipe.publish(self.keys.tick_channel(exchange), "[" + ",".join(encoded.values()) + "]")
+        pipe.publish(self.keys.tick_channel(exchange), "[" + ",".join(encoded) + "]")
         try:
             await pipe.execute()
         except redis.RedisError as exc:

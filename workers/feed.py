@@ -1,11 +1,11 @@
 """One ccxt client's ticker feed: readers that keep ``latest`` current.
 
 Readers only drive the client (await a watch, or poll REST) and call
-``on_update``; they never write anywhere. ccxt conflates: a watch resolves
-once per await while frames that arrive meanwhile only update
+``on_update(group)``; they never write anywhere. ccxt conflates: a watch
+resolves once per await while frames that arrive meanwhile only update
 ``exchange.tickers``. So ``latest`` *is* that cache (for websockets), and the
-job's writer compares it against what it last wrote: every symbol that
-changed is written, whatever the last await returned.
+job's outbox compares the group's entries with what it saw last: every symbol
+that changed is caught, whatever the last await returned.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ CLOSE_TIMEOUT_S = 2.0
 class Feed:
     """Subscriptions of one client. Fails as a whole: ``failure`` raises the first error."""
 
-    def __init__(self, exchange: Any, spec: JobSpec, on_update: Callable[[], None]) -> None:
+    def __init__(
+        self, exchange: Any, spec: JobSpec, on_update: Callable[[list[str]], None]
+    ) -> None:
         self.exchange = exchange
         self.spec = spec
         self.on_update = on_update
@@ -98,7 +100,7 @@ class Feed:
         # binance, a new connection). Removed symbols are ignored by the writer.
         while self.active.intersection(group):
             await read(group)
-            self.on_update()
+            self.on_update(group)
 
     async def _watch_tickers(self, symbols: list[str]) -> None:
         await self.exchange.watch_tickers(symbols, watch_params(self.spec))

@@ -25,13 +25,15 @@ class JobStats:
     latencies_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
     _rate_mark: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
 
-    def record_batch(self, ticks: Iterable[dict[str, Any]], received_at: int) -> None:
-        count = 0
+    def record_batch(self, ticks: Iterable[dict[str, Any]]) -> None:
+        count, received_at = 0, 0
+        latencies, last_at = self.latencies_ms, self.symbol_last_tick_at
         for tick in ticks:
             count += 1
-            self.symbol_last_tick_at[tick["symbol"]] = received_at
+            received_at = tick["received_at"]
+            last_at[tick["symbol"]] = received_at
             if tick["timestamp"] is not None:
-                self.latencies_ms.append(received_at - tick["timestamp"])
+                latencies.append(received_at - tick["timestamp"])
         if count:
             self.ticks_total += count
             self.last_tick_at = received_at

@@ -28,9 +28,10 @@ from workers.exchange_client import ClientConfigError, make_exchange
 from workers.feed import CLOSE_TIMEOUT_S, Feed
 from workers.heartbeat import Heartbeat
 from workers.lease import Lease
+from workers.outbox import Outbox
 from workers.spec import JobSpec
 from workers.stats import JobStats
-from workers.ticks import now_ms, to_tick
+from workers.ticks import now_ms
 
 
 class TickSink(Protocol):
@@ -87,9 +88,8 @@ class StreamJob:
         self.stats = JobStats()
         self.backoff = Backoff(config.reconnect_delay_s, config.reconnect_max_delay_s)
         self.feed: Feed | None = None
-        self._dirty = asyncio.Event()
         self._rebuild = asyncio.Event()
-        self._written: dict[str, Any] = {}
+        self.outbox = Outbox(job_key)
 
     async def run(self) -> str:
         """Stream until stopped; returns why it ended. Another live lease: returns at once."""
@@ -149,8 +149,9 @@ class StreamJob:
 
     async def _run_feed(self, spec: JobSpec) -> None:
         exchange = make_exchange(spec, self.credentials(spec.exchange))
-        self.feed = feed = Feed(exchange, spec, self._dirty.set)
-        self._written = {}
+        self.outbox.new_feed()
+        self.outbox.exchange = spec.exchange
+        self.feed = feed = Feed(exchange, spec, self._observe)
         await feed.open()
         if feed.invalid:
             self.log.warning("invalid symbols skipped", symbols=feed.invalid, method=feed.method)
@@ -183,42 +184,40 @@ class StreamJob:
             await asyncio.wait_for(self._rebuild.wait(), delay_s)
 
     # -- the writer --------------------------------------------------------------
-    async def _write(self) -> None:
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()
-            feed = self.feed
-            if feed is None:
-                continue
-            changed = [
-                (symbol, ticker)
-                for symbol in feed.active
-                if (ticker := feed.latest.get(symbol)) is not None
-                and ticker is not self._written.get(symbol)
-            ]
-            if changed:
-                await self._store(feed, changed)
+    def _observe(self, symbols: Sequence[str]) -> None:
+        feed = self.feed
+        if feed is not None:
+            self.outbox.observe(symbols, feed.latest, feed.active)
 
-    async def _store(self, feed: Feed, changed: list[tuple[str, Any]]) -> None:
-        received_at = now_ms()
-        exchange = feed.spec.exchange
-        ticks = [to_tick(exchange, symbol, ticker, received_at) for symbol, ticker in changed]
+    async def _write(self) -> None:
+        """One task writes, so batches and removals reach Redis in the order they were made."""
+        outbox = self.outbox
+        while True:
+            await outbox.ready.wait()
+            outbox.ready.clear()
+            batch = outbox.take()
+            if batch and not await self._store(batch):
+                outbox.put_back(batch)
+                await asyncio.sleep(0.5)
+                continue
+            removed = outbox.take_removed()
+            if removed:
+                await self.sink.remove(self.outbox.exchange, removed)
+
+    async def _store(self, batch: list[dict[str, Any]]) -> bool:
         try:
-            await self.sink.write(exchange, ticks)
+            await self.sink.write(self.outbox.exchange, batch)
         except Exception as exc:
-            # Redis away: keep the latest, try again soon.
+            # Redis away: the outbox keeps the latest per symbol; try again soon.
             self.log.warning("tick write failed", error=str(exc))
-            await asyncio.sleep(0.5)
-            self._dirty.set()
-            return
-        if feed is self.feed:
-            self._written.update(changed)
-        self.stats.record_batch(ticks, received_at)
+            return False
+        self.stats.record_batch(batch)
         self.backoff.healthy()
         if self.backoff.attempts == 0:
             self.stats.consecutive_failures = 0
         if self.state == "stale":
             self.state = "streaming"
+        return True
 
     # -- supervision -------------------------------------------------------------
     async def _supervise(self) -> None:
@@ -278,10 +277,8 @@ class StreamJob:
             self.log.warning("invalid symbols skipped", symbols=invalid)
         if removed:
             feed.remove(removed)
-            for symbol in removed:
-                self._written.pop(symbol, None)
+            self.outbox.forget(removed)  # the writer deletes them from the store
             self.stats.forget(removed)
-            await self.sink.remove(feed.spec.exchange, removed)
         self.log.info("symbols changed", added=added, removed=removed)
 
     # -- heartbeats --------------------------------------------------------------
