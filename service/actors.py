@@ -18,7 +18,7 @@ from service.keys import Keys
 from service.logs import get_logger
 from service.redis_client import sync_client
 from service.settings import Settings
-from service.streaming import run_stream_job
+from service.streaming import new_token, release_lease, run_stream_job
 
 log = get_logger(__name__)
 STREAMS_QUEUE = "streams"
@@ -45,12 +45,17 @@ def stream_exchange(job_key: str) -> None:
     cancels it (the job releases its lease and says ``stopped``) and is an
     expected end, not a failure to log and retry.
     """
+    token = new_token()
     try:
         get_event_loop_thread().run_coroutine(  # type: ignore[union-attr]
-            run_stream_job(job_key, settings(), send_heartbeat)
+            run_stream_job(job_key, settings(), send_heartbeat, token)
         )
     except Shutdown:
         log.info("stream stopped for worker shutdown", job=job_key)
+    finally:
+        # Normally released already; this covers a job whose cleanup did not run in time.
+        if release_lease(settings(), job_key, token):
+            log.warning("lease released by the worker thread", job=job_key)
 
 
 def send_heartbeat(heartbeat: dict[str, Any]) -> None:

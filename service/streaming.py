@@ -10,6 +10,7 @@ import asyncio
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -18,12 +19,12 @@ import redis.asyncio as aioredis
 
 from service.keys import Keys
 from service.logs import get_logger
-from service.redis_client import async_client
+from service.redis_client import async_client, sync_client
 from service.settings import Settings
 from service.store import TickWriter
 from workers.credentials import credentials_from_env
 from workers.heartbeat import Heartbeat
-from workers.lease import Lease
+from workers.lease import RELEASE_SCRIPT, Lease
 from workers.spec import JobSpec
 from workers.stream_job import Identity, JobConfig, StreamJob
 
@@ -52,7 +53,28 @@ def _client_for_loop(url: str, loop_id: int) -> aioredis.Redis:
     return async_client(url)
 
 
-async def run_stream_job(job_key: str, settings: Settings, send_heartbeat: HeartbeatSender) -> str:
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def release_lease(settings: Settings, job_key: str, token: str) -> bool:
+    """Release the lease from outside the event loop if this run still holds it.
+
+    A worker shutdown gives the job's coroutine one second; on an event loop
+    saturated by a full-rate feed its own release may not run in time, and the
+    lease would block a successor for up to LEASE_TTL_S.
+    """
+    client = sync_client(settings.redis_url)
+    try:
+        key = Keys(settings.key_prefix).lease(job_key)
+        return bool(client.eval(RELEASE_SCRIPT, 1, key, token))
+    finally:
+        client.close()
+
+
+async def run_stream_job(
+    job_key: str, settings: Settings, send_heartbeat: HeartbeatSender, token: str = ""
+) -> str:
     """Run the job of ``job_key`` until it stops; returns why it stopped."""
     client = _client_for_loop(settings.redis_url, id(asyncio.get_running_loop()))
     keys = Keys(settings.key_prefix)
@@ -74,7 +96,7 @@ async def run_stream_job(job_key: str, settings: Settings, send_heartbeat: Heart
 
     job = StreamJob(
         job_key,
-        lease=Lease(client, keys.lease(job_key), int(settings.lease_ttl_s * 1000)),
+        lease=Lease(client, keys.lease(job_key), int(settings.lease_ttl_s * 1000), token),
         load_spec=load_spec,
         sink=TickWriter(client, keys),
         send_heartbeat=heartbeat,

@@ -13,7 +13,7 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-_RELEASE = """
+RELEASE_SCRIPT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
@@ -30,7 +30,7 @@ class Lease:
         self.ttl_ms = ttl_ms
         self.token = token or uuid.uuid4().hex
         self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self._release = client.register_script(RELEASE_SCRIPT)
 
     async def acquire(self) -> bool:
         """True when the lease was free and is now ours."""
