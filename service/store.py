@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 import redis
 import redis.asyncio as aioredis
 
@@ -22,8 +23,9 @@ from service.keys import Keys
 Tick = dict[str, Any]
 
 
-def _encode(tick: Tick) -> str:
-    return json.dumps(tick, separators=(",", ":"))
+def _encode(tick: Tick) -> bytes:
+    # orjson: several times faster than json.dumps on the per-tick hot path.
+    return orjson.dumps(tick)
 
 
 class TickWriter:
@@ -46,7 +48,7 @@ class TickWriter:
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(self.keys.board(exchange), mapping=latest)  # type: ignore[arg-type]
         pipe.sadd(self.keys.exchanges(), exchange)
-        pipe.publish(self.keys.tick_channel(exchange), "[" + ",".join(encoded) + "]")
+        pipe.publish(self.keys.tick_channel(exchange), b"[" + b",".join(encoded) + b"]")
         try:
             await pipe.execute()
         except redis.RedisError as exc:
