@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
 from service.keys import Keys
 from service.simulator import Simulator, ccxt_params
-from tests.stream_harness import Harness, running, wait_for
+from tests.stream_harness import FAST, Harness, running, wait_for
 from workers.spec import JobSpec
 
 
@@ -51,7 +52,13 @@ def test_every_stored_tick_equals_the_last_frame_sent_at_full_rate(
     redis_url: str, keys: Keys
 ) -> None:
     async def scenario() -> None:
-        async with Simulator(symbols=200, rate=0, seed=2) as sim, Harness(redis_url, keys) as h:
+        # Full rate saturates the shared event loop (simulator and job): production lease
+        # and staleness settings, or the job rightly stops when its renewal runs late.
+        config = dataclasses.replace(FAST, lease_ttl_s=15, stale_after_s=30)
+        async with (
+            Simulator(symbols=200, rate=0, seed=2) as sim,
+            Harness(redis_url, keys, config=config) as h,
+        ):
             await h.put_spec(spec_for(sim, sim.symbols))
             async with running(h.job("sim")):
                 await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 15, "every symbol")

@@ -12,6 +12,7 @@ every symbol is never lost.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ class Outbox:
         self.removed: set[str] = set()
         self._seen: dict[str, Any] = {}
         self._ticks: list[dict[str, Any]] = []
+        # When a change last arrived: the watchdog's measure (writes may lag under load).
+        self.last_change_monotonic = time.monotonic()
 
     def observe(
         self, symbols: Iterable[str], latest: Mapping[str, Any], active: Collection[str]
@@ -42,6 +45,7 @@ class Outbox:
                 seen[symbol] = ticker
                 self._ticks.append(to_tick(self.exchange, symbol, ticker, received_at))
         if len(self._ticks) > before:
+            self.last_change_monotonic = time.monotonic()
             if len(self._ticks) > self.limit:
                 self._ticks = _latest_per_symbol(self._ticks)
             self.ready.set()

@@ -246,7 +246,9 @@ class StreamJob:
         feed = self.feed
         if feed is None or not feed.active or self.state not in ("streaming", "stale"):
             return
-        quiet_s = time.monotonic() - self.stats.last_tick_monotonic
+        # Arrival, not storage, decides: a saturated loop may write late without being stale.
+        last = max(self.stats.last_tick_monotonic, self.outbox.last_change_monotonic)
+        quiet_s = time.monotonic() - last
         if quiet_s >= self.config.stale_after_s:
             self.state = "stale"
             self.stats.reconnects += 1
