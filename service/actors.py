@@ -54,7 +54,7 @@ def stream_exchange(job_key: str) -> None:
         log.info("stream stopped for worker shutdown", job=job_key)
     finally:
         # Normally released already; this covers a job whose cleanup did not run in time.
-        if release_lease(settings(), job_key, token):
+        if release_lease(_sync_redis(), Keys(settings().key_prefix), job_key, token):
             log.warning("lease released by the worker thread", job=job_key)
 
 

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
 from service.keys import Keys
 from service.logs import get_logger
-from service.redis_client import async_client, sync_client
+from service.redis_client import async_client
 from service.settings import Settings
 from service.store import TickWriter
 from workers.credentials import credentials_from_env
@@ -57,19 +58,14 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-def release_lease(settings: Settings, job_key: str, token: str) -> bool:
+def release_lease(client: redis.Redis, keys: Keys, job_key: str, token: str) -> bool:
     """Release the lease from outside the event loop if this run still holds it.
 
     A worker shutdown gives the job's coroutine one second; on an event loop
     saturated by a full-rate feed its own release may not run in time, and the
     lease would block a successor for up to LEASE_TTL_S.
     """
-    client = sync_client(settings.redis_url)
-    try:
-        key = Keys(settings.key_prefix).lease(job_key)
-        return bool(client.eval(RELEASE_SCRIPT, 1, key, token))
-    finally:
-        client.close()
+    return bool(client.eval(RELEASE_SCRIPT, 1, keys.lease(job_key), token))
 
 
 async def run_stream_job(

@@ -10,7 +10,7 @@ that exchange (and its running jobs are then removed like an absent one).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from service.beat.shards import SHARD_SEPARATOR, assign
@@ -68,12 +68,8 @@ class Plan:
 
 
 def same_content(a: JobSpec, b: JobSpec) -> bool:
-    """True when only the generation differs.
-
-    Like ``JobSpec.same_content`` without its ``asdict`` deep copy, which made
-    it 70% of a 500-shard plan.
-    """
-    return replace(a, generation=b.generation) == b
+    """True when only the generation differs (``JobSpec.same_content``)."""
+    return a.same_content(b)
 
 
 def _accept_row(_row: ExchangeRow) -> None:
