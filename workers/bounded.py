@@ -23,3 +23,15 @@ async def within(awaitable: Awaitable[Any], timeout_s: float) -> bool:
     if not task.cancelled():
         task.exception()  # retrieved: a cleanup error is not worth a warning
     return True
+
+
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation that a library turned into its own error.
+
+    ccxt and redis-py can translate the ``CancelledError`` they receive into a
+    network error, or absorb it; a loop that carries on would then never stop.
+    ``Task.cancelling()`` still remembers the request.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

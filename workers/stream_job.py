@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import ccxt
 
 from workers.backoff import Backoff
-from workers.bounded import within
+from workers.bounded import raise_if_cancelling, within
 from workers.exchange_client import ClientConfigError, make_exchange
 from workers.feed import CLOSE_TIMEOUT_S, Feed
 from workers.heartbeat import Heartbeat
@@ -145,6 +145,7 @@ class StreamJob:
                 if self.feed is not None:
                     await within(self.feed.close(), CLOSE_TIMEOUT_S)
                     self.feed = None
+            raise_if_cancelling()
             await self._sleep_or_rebuild(self.backoff.next_delay())
 
     async def _run_feed(self, spec: JobSpec) -> None:
@@ -193,6 +194,8 @@ class StreamJob:
         """One task writes, so batches and removals reach Redis in the order they were made."""
         outbox = self.outbox
         while True:
+            # redis-py may swallow a cancel that lands inside a pipeline: check each turn.
+            raise_if_cancelling()
             await outbox.ready.wait()
             outbox.ready.clear()
             batch = outbox.take()
@@ -236,6 +239,7 @@ class StreamJob:
             except StopJob:
                 raise
             except Exception as exc:
+                raise_if_cancelling()
                 # Redis away: retry until the lease would lapse.
                 self.log.warning("lease renewal failed", error=str(exc))
                 if time.monotonic() - last_renewed >= self.config.lease_ttl_s:
@@ -289,6 +293,7 @@ class StreamJob:
             try:
                 await self.send_heartbeat(self.heartbeat())
             except Exception as exc:
+                raise_if_cancelling()
                 # Health is best effort; streaming goes on.
                 self.log.warning("heartbeat failed", error=str(exc))
             await asyncio.sleep(self.config.heartbeat_interval_s)
