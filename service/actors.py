@@ -14,10 +14,12 @@ from dramatiq.middleware import Shutdown
 
 from service.errors import ValidationError
 from service.health import record_heartbeat as record
+from service.heartbeat_sender import HeartbeatThread
 from service.keys import Keys
 from service.logs import get_logger
 from service.redis_client import sync_client
 from service.settings import Settings
+from service.shutdown import stopping
 from service.streaming import new_token, release_lease, run_stream_job
 
 log = get_logger(__name__)
@@ -45,10 +47,13 @@ def stream_exchange(job_key: str) -> None:
     cancels it (the job releases its lease and says ``stopped``) and is an
     expected end, not a failure to log and retry.
     """
+    if stopping.is_set():
+        log.info("stream not started: the worker is stopping", job=job_key)
+        return
     token = new_token()
     try:
         get_event_loop_thread().run_coroutine(  # type: ignore[union-attr]
-            run_stream_job(job_key, settings(), send_heartbeat, token)
+            run_stream_job(job_key, settings(), _heartbeats().put, token)
         )
     except Shutdown:
         log.info("stream stopped for worker shutdown", job=job_key)
@@ -56,9 +61,15 @@ def stream_exchange(job_key: str) -> None:
         # Normally released already; this covers a job whose cleanup did not run in time.
         if release_lease(_sync_redis(), Keys(settings().key_prefix), job_key, token):
             log.warning("lease released by the worker thread", job=job_key)
+        _heartbeats().flush(1.0)  # let the final "stopped" heartbeat go out
 
 
-def send_heartbeat(heartbeat: dict[str, Any]) -> None:
+@lru_cache(maxsize=1)
+def _heartbeats() -> HeartbeatThread:
+    return HeartbeatThread(_send_heartbeat)
+
+
+def _send_heartbeat(heartbeat: dict[str, Any]) -> None:
     record_heartbeat.send(heartbeat)
 
 

@@ -12,11 +12,16 @@ a later one still means "kill now".
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from types import FrameType
 from typing import Any
 
 DUPLICATE_WINDOW_S = 3.0
+# Set at the first SIGTERM: a stream job that a worker thread picks up while the
+# process stops (Dramatiq only notifies jobs already running) must not start, and
+# a running one stops at its next supervision tick even if the notice missed it.
+stopping = threading.Event()
 
 
 def debounce_sigterm(window_s: float = DUPLICATE_WINDOW_S) -> bool:
@@ -32,6 +37,7 @@ def debounce_sigterm(window_s: float = DUPLICATE_WINDOW_S) -> bool:
         if first_at is not None and now - first_at < window_s:
             return None
         first_at = first_at or now
+        stopping.set()
         return previous(signum, frame)
 
     signal.signal(signal.SIGTERM, handler)

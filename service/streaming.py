@@ -22,6 +22,7 @@ from service.keys import Keys
 from service.logs import get_logger
 from service.redis_client import async_client
 from service.settings import Settings
+from service.shutdown import stopping
 from service.store import TickWriter
 from workers.credentials import credentials_from_env
 from workers.heartbeat import Heartbeat
@@ -82,13 +83,7 @@ async def run_stream_job(
         return JobSpec.from_json(raw) if raw is not None else None
 
     async def heartbeat(beat: Heartbeat) -> None:
-        if beat.state == "stopped":
-            # Shutting down: Dramatiq gives the job one second, and a thread pool
-            # hop under load can take longer than the millisecond enqueue itself.
-            send_heartbeat(beat.to_dict())
-            return
-        # Enqueueing is a blocking Redis call: keep it off the streaming event loop.
-        await asyncio.to_thread(send_heartbeat, beat.to_dict())
+        send_heartbeat(beat.to_dict())
 
     job = StreamJob(
         job_key,
@@ -100,6 +95,7 @@ async def run_stream_job(
         config=job_config(settings),
         identity=identity(),
         log=log,
+        stop_requested=stopping.is_set,
     )
     log.info("job starting", thread=threading.current_thread().name)
     reason = await job.run()

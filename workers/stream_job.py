@@ -33,6 +33,8 @@ from workers.spec import JobSpec
 from workers.stats import JobStats
 from workers.ticks import now_ms
 
+STOP_TIMEOUT_S = 2.0
+
 
 class TickSink(Protocol):
     async def write(self, exchange: str, ticks: Sequence[dict[str, Any]]) -> None: ...
@@ -73,6 +75,7 @@ class StreamJob:
         config: JobConfig,
         identity: Identity,
         log: Any,
+        stop_requested: Callable[[], bool] = lambda: False,
     ) -> None:
         self.job_key = job_key
         self.lease = lease
@@ -83,12 +86,14 @@ class StreamJob:
         self.config = config
         self.identity = identity
         self.log = log
+        self.stop_requested = stop_requested
         self.spec: JobSpec | None = None
         self.state = "starting"
         self.stats = JobStats()
         self.backoff = Backoff(config.reconnect_delay_s, config.reconnect_max_delay_s)
         self.feed: Feed | None = None
         self._rebuild = asyncio.Event()
+        self._stopping = False
         self.outbox = Outbox(job_key)
 
     async def run(self) -> str:
@@ -116,9 +121,17 @@ class StreamJob:
         except StopJob as stop:
             return str(stop)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._stop_tasks(tasks)
+
+    async def _stop_tasks(self, tasks: Sequence[asyncio.Future[None]]) -> None:
+        """Cancel the tasks, and also tell them: Python 3.11's asyncio.timeout (inside
+        redis-py) can swallow a cancel that coincides with its own deadline."""
+        self._stopping = True
+        self.outbox.ready.set()
+        self._rebuild.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
 
     async def _shutdown(self) -> None:
         """Release the lease first (so a successor can start), then say goodbye."""
@@ -131,7 +144,7 @@ class StreamJob:
 
     # -- the feed ----------------------------------------------------------------
     async def _stream(self) -> None:
-        while True:
+        while not self._stopping:
             assert self.spec is not None
             self._rebuild.clear()
             try:
@@ -193,7 +206,7 @@ class StreamJob:
     async def _write(self) -> None:
         """One task writes, so batches and removals reach Redis in the order they were made."""
         outbox = self.outbox
-        while True:
+        while not self._stopping:
             # redis-py may swallow a cancel that lands inside a pipeline: check each turn.
             raise_if_cancelling()
             await outbox.ready.wait()
@@ -226,8 +239,10 @@ class StreamJob:
     async def _supervise(self) -> None:
         renew_every_s = self.config.lease_ttl_s / 3
         last_renewed = time.monotonic()
-        while True:
+        while not self._stopping:
             await asyncio.sleep(min(renew_every_s, 1.0))
+            if self.stop_requested():
+                raise StopJob("worker-stopping")
             self._watchdog()
             if time.monotonic() - last_renewed < renew_every_s:
                 continue
@@ -289,7 +304,7 @@ class StreamJob:
 
     # -- heartbeats --------------------------------------------------------------
     async def _heartbeat(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.send_heartbeat(self.heartbeat())
             except Exception as exc:
