@@ -1,16 +1,16 @@
 """The names of a streaming job's states and of the reasons it stops: one home each.
 
-``str`` enums (as arq's ``JobStatus``): a member *is* its text, so heartbeats,
-JSON and log lines read exactly as the plain strings did, and a reader can find
-every use of a state by its name.
+``StrEnum``s (arq's ``JobStatus(str, Enum)``, as Python 3.11 spells it): a
+member *is* its text, so heartbeats, JSON and log lines read exactly as the
+plain strings did, and a reader can find every use of a state by its name.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     """What a job reports about itself in every heartbeat.
 
     ``STALE`` and ``FAILED`` are the job's own verdicts (its watchdog found the
@@ -26,11 +26,8 @@ class JobState(str, Enum):
     FAILED = "failed"
     STOPPED = "stopped"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class StopReason(str, Enum):
+class StopReason(StrEnum):
     """Why ``StreamJob.run()`` returned."""
 
     LEASE_HELD_ELSEWHERE = "lease-held-elsewhere"
@@ -39,6 +36,3 @@ class StopReason(str, Enum):
     LEASE_EXPIRED = "lease-expired"
     WORKER_STOPPING = "worker-stopping"
     FINISHED = "finished"
-
-    def __str__(self) -> str:
-        return self.value
