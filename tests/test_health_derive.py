@@ -6,9 +6,19 @@ from typing import Any
 
 import pytest
 
-from service.health.derive import classify, derive_beat, derive_job, derive_status, stale_symbols
-from service.health.model import DOWN, FAILED, STALE, UNDESIRED, UP
+from service.health.derive import (
+    HEALTH_OF_REPORTED,
+    classify,
+    derive_beat,
+    derive_job,
+    derive_status,
+    stale_symbols,
+)
+from service.health.model import UNDESIRED, HealthState
 from service.settings import Settings
+from workers.states import JobState
+
+UP, STALE, DOWN, FAILED = HealthState.UP, HealthState.STALE, HealthState.DOWN, HealthState.FAILED
 
 NOW = 1_700_000_000_000
 SETTINGS = Settings(heartbeat_interval_s=5.0, stale_after_s=30.0)
@@ -71,6 +81,29 @@ def test_a_desired_job_is_classified_from_its_heartbeat_and_the_clock(
     state, reason = classify(rec, NOW, SETTINGS)
     assert state == expected
     assert (reason == "") == (expected == UP)
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        (JobState.STARTING, HealthState.UP),
+        (JobState.STREAMING, HealthState.UP),
+        (JobState.RECONNECTING, HealthState.UP),
+        (JobState.STALE, HealthState.STALE),
+        (JobState.FAILED, HealthState.FAILED),
+        (JobState.STOPPED, HealthState.DOWN),
+    ],
+)
+def test_each_state_a_job_reports_yields_one_health_state(
+    reported: JobState, expected: HealthState
+) -> None:
+    # A fresh heartbeat of a ticking job: only the reported state decides.
+    assert classify(record(state=reported), NOW, SETTINGS)[0] == expected
+    assert HEALTH_OF_REPORTED[reported] == expected
+
+
+def test_every_job_state_has_a_health_state() -> None:
+    assert set(HEALTH_OF_REPORTED) == set(JobState)
 
 
 def test_a_failed_job_shows_its_last_error_as_the_reason() -> None:

@@ -26,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from service.beat.lock import BeatLock, lock_ttl_s
 from service.beat.reconcile import ReconcileOptions
 from service.beat.runner import Beat
+from service.beat.status import PassKind
 from service.beat.supervise import Enqueue, pending_ttl_s
 from service.errors import TickerServiceError
 from service.health import check_transitions
@@ -65,8 +66,8 @@ def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> Backgrou
     # time; later than that, the next regular run is due anyway.
     for job_id, func, interval in (
         ("lock", beat.lock_tick, lock_ttl / 3),
-        ("reconcile", beat.reconcile_pass, settings.reconcile_interval_s),
-        ("supervise", beat.supervise_pass, settings.supervise_interval_s),
+        (PassKind.RECONCILE, beat.reconcile_pass, settings.reconcile_interval_s),
+        (PassKind.SUPERVISE, beat.supervise_pass, settings.supervise_interval_s),
     ):
         scheduler.add_job(
             func,

@@ -16,7 +16,7 @@ import redis
 
 from service.beat.lock import BeatLock
 from service.beat.reconcile import Load, ReconcileOptions, Reconciliation, reconcile
-from service.beat.status import PassStatus, write_status
+from service.beat.status import PassKind, PassOutcome, PassStatus, write_status
 from service.beat.supervise import Enqueue, Supervision, supervise
 from service.desired import DesiredState
 from service.errors import DatabaseError, StoreError, TickerServiceError
@@ -90,7 +90,7 @@ class Beat:
         if not self._reconciling.acquire(blocking=False):
             return None
         try:
-            return self._run("reconcile", self._reconcile)
+            return self._run(PassKind.RECONCILE, self._reconcile)
         finally:
             self._reconciling.release()
 
@@ -100,7 +100,7 @@ class Beat:
             status = self.reconcile_pass()
             if status is not None:
                 return status
-        return self._run("supervise", self._supervise)
+        return self._run(PassKind.SUPERVISE, self._supervise)
 
     def _reconcile(self) -> _Outcome:
         self.reconcile_due = False  # a failed one is retried at the regular interval
@@ -119,7 +119,7 @@ class Beat:
         )
         return _Outcome(jobs=done.jobs, enqueued=len(done.enqueued), error=_enqueue_error(done))
 
-    def _run(self, kind: str, body: Callable[[], _Outcome]) -> PassStatus | None:
+    def _run(self, kind: PassKind, body: Callable[[], _Outcome]) -> PassStatus | None:
         if not self._still_active():
             log.debug("beat.standby_skip", kind=kind, beat_id=self.beat_id)
             return None
@@ -135,7 +135,7 @@ class Beat:
             kind=kind,
             at=at_ms,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            outcome="error" if outcome.error else "ok",
+            outcome=PassOutcome.ERROR if outcome.error else PassOutcome.OK,
             beat_id=self.beat_id,
             jobs=outcome.jobs,
             enqueued=outcome.enqueued,
@@ -161,7 +161,7 @@ class Beat:
         }
         if status.error:
             log.error("beat.pass_failed", **fields, error=status.error)
-        elif status.kind == "reconcile" or status.enqueued:
+        elif status.kind == PassKind.RECONCILE or status.enqueued:
             log.info("beat.pass", **fields, skipped=len(status.skipped_rows))
         else:
             log.debug("beat.pass", **fields)  # a quiet supervision pass: nothing to say

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -19,17 +20,29 @@ import redis
 from service.errors import StoreError
 from service.keys import Keys
 
-PASS_KINDS = ("reconcile", "supervise")
+
+class PassKind(StrEnum):
+    """The two passes the beat runs, each a field of ``beat_status``."""
+
+    RECONCILE = "reconcile"
+    SUPERVISE = "supervise"
+
+
+class PassOutcome(StrEnum):
+    """How a pass ended: ``ERROR`` when it raised or an enqueue failed."""
+
+    OK = "ok"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
 class PassStatus:
     """One pass: when (UTC epoch ms), how long, how it ended and what it did."""
 
-    kind: str
+    kind: PassKind
     at: int
     duration_ms: float
-    outcome: str  # "ok" | "error"
+    outcome: PassOutcome
     beat_id: str
     jobs: int = 0
     enqueued: int = 0
@@ -43,7 +56,8 @@ class PassStatus:
 
     @classmethod
     def from_json(cls, kind: str, raw: str | bytes) -> PassStatus:
-        return cls(kind=kind, **json.loads(raw))
+        data = json.loads(raw)
+        return cls(kind=PassKind(kind), **{**data, "outcome": PassOutcome(data["outcome"])})
 
 
 def write_status(client: redis.Redis, keys: Keys, status: PassStatus) -> None:

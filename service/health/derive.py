@@ -13,6 +13,11 @@ run) and ``recorded_at`` (ms). Rules, in order of precedence, for a desired job:
   ticked)                                    -> stale
 - otherwise                                  -> up
 
+So health ``failed`` is exactly "the job reported ``JobState.FAILED``", and
+health ``stale`` is "the job reported ``JobState.STALE``, or it has symbols
+and no tick for STALE_AFTER_S": the same words mean the same things.
+``HEALTH_OF_REPORTED`` is that mapping, and ``classify`` decides by it.
+
 "Older than" is strict everywhere (as in ``TickReader``): an age equal to the
 limit is still fresh. Ages are measured against ``now``, not the heartbeat's
 ``sent_at``, so the "last tick age" column and the state always agree.
@@ -21,21 +26,22 @@ limit is still fresh. Ages are measured against ``now``, not the heartbeat's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
+from service.beat.status import PassKind, PassOutcome
 from service.health.model import (
-    DOWN,
-    FAILED,
-    STALE,
     UNDESIRED,
-    UP,
     BeatHealth,
+    HealthState,
     JobHealth,
     PassHealth,
+    ShownState,
     Status,
     WorkerHealth,
 )
 from service.settings import Settings
+from workers.states import JobState
 
 # A heartbeat missed this many times over means the job is gone.
 MISSED_HEARTBEATS = 3
@@ -44,6 +50,21 @@ BEAT_LATE_FACTOR = 3
 BEAT_LATE_SLACK_S = 30.0
 
 Record = Mapping[str, Any]
+
+# The health each state a job reports yields while its heartbeat is fresh and,
+# for UP, while it ticks. FAILED and STOPPED are final (no later heartbeat of
+# that run will say otherwise), so they hold however old the heartbeat is.
+HEALTH_OF_REPORTED: Mapping[JobState, HealthState] = MappingProxyType(
+    {
+        JobState.STARTING: HealthState.UP,
+        JobState.STREAMING: HealthState.UP,
+        JobState.RECONNECTING: HealthState.UP,
+        JobState.STALE: HealthState.STALE,
+        JobState.FAILED: HealthState.FAILED,
+        JobState.STOPPED: HealthState.DOWN,
+    }
+)
+FINAL_STATES = frozenset({JobState.FAILED, JobState.STOPPED})
 
 
 def age_s(now_ms: int, at_ms: Any) -> float | None:
@@ -58,24 +79,28 @@ def heartbeat_limit_s(settings: Settings) -> float:
     return MISSED_HEARTBEATS * settings.heartbeat_interval_s
 
 
-def classify(record: Record | None, now_ms: int, settings: Settings) -> tuple[str, str]:
+def classify(record: Record | None, now_ms: int, settings: Settings) -> tuple[HealthState, str]:
     """The (state, reason) of a desired job; reason is empty when up."""
     if record is None:
-        return DOWN, "no heartbeat received"
-    reported = record.get("state")
-    if reported == "failed":
-        return FAILED, str(record.get("last_error") or "job reported failed")
-    if reported == "stopped":
-        return DOWN, "job stopped while still desired"
+        return HealthState.DOWN, "no heartbeat received"
+    reported = JobState(record["state"])
+    if reported in FINAL_STATES:
+        return HEALTH_OF_REPORTED[reported], _final_reason(record, reported)
     hb_age = age_s(now_ms, record.get("sent_at"))
     if hb_age is None or hb_age > heartbeat_limit_s(settings):
-        return DOWN, f"no heartbeat for {_secs(hb_age)}"
-    if reported == "stale":
-        return STALE, "job reported stale"
+        return HealthState.DOWN, f"no heartbeat for {_secs(hb_age)}"
+    if HEALTH_OF_REPORTED[reported] != HealthState.UP:
+        return HEALTH_OF_REPORTED[reported], f"job reported {reported}"
     quiet = _quiet_for_s(record, now_ms)
     if record.get("symbols") and quiet is not None and quiet > settings.stale_after_s:
-        return STALE, f"no tick for {_secs(quiet)}"
-    return UP, ""
+        return HealthState.STALE, f"no tick for {_secs(quiet)}"
+    return HealthState.UP, ""
+
+
+def _final_reason(record: Record, reported: JobState) -> str:
+    if reported == JobState.FAILED:
+        return str(record.get("last_error") or "job reported failed")
+    return "job stopped while still desired"
 
 
 def _quiet_for_s(record: Record, now_ms: int) -> float | None:
@@ -113,9 +138,8 @@ def derive_job(
     desired_symbols: Sequence[str] = (),
 ) -> JobHealth:
     """The health of one job; an undesired job's state is ``undesired``."""
-    state, reason = classify(record, now_ms, settings)
-    if not desired:
-        state = UNDESIRED
+    health, reason = classify(record, now_ms, settings)
+    state: ShownState = health if desired else UNDESIRED
     base = JobHealth(job_key=job_key, exchange=job_key.split("#")[0], state=state, reason=reason)
     if record is None:
         return _replace(base, desired=desired, symbols=tuple(desired_symbols))
@@ -166,7 +190,7 @@ def derive_worker(record: Record, now_ms: int, settings: Settings) -> WorkerHeal
     )
 
 
-def derive_pass(kind: str, data: Record | None, now_ms: int, every_s: float) -> PassHealth:
+def derive_pass(kind: PassKind, data: Record | None, now_ms: int, every_s: float) -> PassHealth:
     """One beat pass; late when older than max(3 x interval, interval + 30 s)."""
     if not data:
         return PassHealth(kind=kind, expected_every_s=every_s)
@@ -190,7 +214,10 @@ def derive_pass(kind: str, data: Record | None, now_ms: int, every_s: float) -> 
 
 def derive_beat(passes: Mapping[str, Record], now_ms: int, settings: Settings) -> BeatHealth:
     """The beat's two pass kinds and, in words, what is wrong with them."""
-    every = {"reconcile": settings.reconcile_interval_s, "supervise": settings.supervise_interval_s}
+    every = {
+        PassKind.RECONCILE: settings.reconcile_interval_s,
+        PassKind.SUPERVISE: settings.supervise_interval_s,
+    }
     reconcile, supervise = (
         derive_pass(kind, passes.get(kind), now_ms, every_s) for kind, every_s in every.items()
     )
@@ -203,7 +230,7 @@ def _pass_problem(p: PassHealth) -> str:
         return f"no {p.kind} pass recorded"
     if p.late:
         return f"last {p.kind} pass {_secs(p.age_s)} ago (expected every {p.expected_every_s:g}s)"
-    if p.outcome != "ok":
+    if p.outcome != PassOutcome.OK:
         return f"last {p.kind} pass {p.outcome}: {p.error or 'no detail'}"
     return ""
 

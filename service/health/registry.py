@@ -3,7 +3,7 @@
 ``health_jobs``    job key -> latest heartbeat JSON, plus ``run_started_at`` and
                    ``recorded_at`` (ms) that the registry adds.
 ``health_workers`` worker id -> {worker_id, host, pid, jobs, last_seen_at}.
-``health_states``  job key -> last derived state (up|stale|down|failed), the
+``health_states``  job key -> last derived ``HealthState`` (up|stale|down|failed), the
                    memory behind transition alerts; only desired jobs have one.
 
 ``record_heartbeat`` reads, plans (a pure function) and writes in one
@@ -25,9 +25,11 @@ from service.health.alerts import Transition, log_transition
 from service.health.codec import dumps, loads, text
 from service.health.codec import now_ms as clock_ms
 from service.health.derive import classify
+from service.health.model import HealthState
 from service.keys import Keys
 from service.settings import Settings
 from workers.heartbeat import STATES
+from workers.states import JobState
 
 Record = dict[str, Any]
 
@@ -38,8 +40,8 @@ class HeartbeatPlan:
 
     job_record: Record | None
     workers: dict[str, Record] = field(default_factory=dict)
-    old_state: str | None = None
-    state: str | None = None
+    old_state: HealthState | None = None
+    state: HealthState | None = None
     reason: str = ""
 
 
@@ -61,7 +63,7 @@ def plan_heartbeat(
     *,
     prev_job: Record | None,
     workers: Mapping[str, Record],
-    old_state: str | None,
+    old_state: HealthState | None,
     desired: bool,
     now_ms: int,
     settings: Settings,
@@ -79,12 +81,12 @@ def plan_heartbeat(
     if prev_job and prev_worker == worker_id and heartbeat["sent_at"] < prev_sent_at:
         return HeartbeatPlan(job_record=None, old_state=old_state, state=old_state)
     handed_over = prev_job is not None and prev_worker != worker_id
-    still_held_elsewhere = handed_over and (prev_job or {}).get("state") != "stopped"
+    still_held_elsewhere = handed_over and (prev_job or {}).get("state") != JobState.STOPPED
     job_record = None
-    if not (heartbeat["state"] == "stopped" and still_held_elsewhere):
+    if not (heartbeat["state"] == JobState.STOPPED and still_held_elsewhere):
         job_record = {**heartbeat, "run_started_at": _run_started_at(heartbeat, prev_job)}
         job_record["recorded_at"] = now_ms
-    held = heartbeat["state"] != "stopped"
+    held = heartbeat["state"] != JobState.STOPPED
     changed = {worker_id: _worker_record(heartbeat, workers.get(worker_id), held=held)}
     if job_record is not None and isinstance(prev_worker, str) and prev_worker in workers:
         changed[prev_worker] = _without_job(workers[prev_worker], job_key)
@@ -104,8 +106,10 @@ def _run_started_at(heartbeat: Record, prev_job: Record | None) -> int:
         prev_job is not None
         and prev_job.get("worker_id") == heartbeat["worker_id"]
         and prev_job.get("pid") == heartbeat.get("pid")
-        and prev_job.get("state") not in ("stopped", "failed")
-        and not (heartbeat["state"] == "starting" and prev_job.get("state") != "starting")
+        and prev_job.get("state") not in (JobState.STOPPED, JobState.FAILED)
+        and not (
+            heartbeat["state"] == JobState.STARTING and prev_job.get("state") != JobState.STARTING
+        )
     )
     if same_run and isinstance((prev_job or {}).get("run_started_at"), int):
         return int((prev_job or {})["run_started_at"])
@@ -180,7 +184,7 @@ def _read_and_plan(
         record,
         prev_job=prev_job,
         workers=workers,
-        old_state=text(pipe.hget(keys.health_states(), job_key)),
+        old_state=HealthState.stored(text(pipe.hget(keys.health_states(), job_key))),
         desired=bool(pipe.hexists(keys.desired(), job_key)),
         now_ms=now,
         settings=settings,

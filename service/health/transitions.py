@@ -18,6 +18,7 @@ from service.errors import StoreError
 from service.health.alerts import Transition, log_transition
 from service.health.codec import now_ms
 from service.health.derive import age_s, classify, heartbeat_limit_s
+from service.health.model import HealthState
 from service.health.snapshot import Snapshot, load_snapshot
 from service.keys import Keys
 from service.settings import Settings
@@ -67,7 +68,8 @@ def check_transitions(
         for job_key in sorted(snap.desired):
             state, reason = classify(snap.jobs.get(job_key), at, settings)
             if state != snap.states.get(job_key) and _swap(swap, keys, snap, job_key, state):
-                won.append(Transition(job_key, snap.states.get(job_key), state, reason))
+                old = HealthState.stored(snap.states.get(job_key))
+                won.append(Transition(job_key, old, state, reason))
         for job_key in sorted(set(snap.states) - set(snap.desired)):
             _swap(swap, keys, snap, job_key, "")
         _forget_silent(client, keys, snap, at, settings)
