@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from service.beat.status import PassStatus
 from service.health.derive import (
     HEALTH_OF_REPORTED,
     classify,
@@ -15,6 +16,7 @@ from service.health.derive import (
     stale_symbols,
 )
 from service.health.model import UNDESIRED, HealthState
+from service.health.records import JobRecord, WorkerRecord
 from service.settings import Settings
 from workers.states import JobState
 
@@ -24,7 +26,7 @@ NOW = 1_700_000_000_000
 SETTINGS = Settings(heartbeat_interval_s=5.0, stale_after_s=30.0)
 
 
-def record(**changes: Any) -> dict[str, Any]:
+def record(**changes: Any) -> JobRecord:
     """A heartbeat record of a healthy job sent one second ago."""
     base: dict[str, Any] = {
         "job_key": "binance",
@@ -40,8 +42,9 @@ def record(**changes: Any) -> dict[str, Any]:
         "last_tick_at": NOW - 500,
         "symbol_last_tick_at": {"BTC/USDT": NOW - 500, "ETH/USDT": NOW - 2_000},
         "run_started_at": NOW - 60_000,
+        "recorded_at": NOW - 1_000,
     }
-    return {**base, **changes}
+    return JobRecord.from_dict({**base, **changes})
 
 
 @pytest.mark.parametrize(
@@ -76,7 +79,7 @@ def record(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_a_desired_job_is_classified_from_its_heartbeat_and_the_clock(
-    rec: dict[str, Any] | None, expected: str
+    rec: JobRecord | None, expected: str
 ) -> None:
     state, reason = classify(rec, NOW, SETTINGS)
     assert state == expected
@@ -161,10 +164,14 @@ def test_heartbeats_of_undesired_jobs_are_shown_apart_and_not_counted() -> None:
     ],
 )
 def test_the_status_is_healthy_only_when_every_desired_job_is_up(
-    desired: dict[str, list[str]], records: dict[str, Any], healthy: bool
+    desired: dict[str, list[str]], records: dict[str, JobRecord], healthy: bool
 ) -> None:
     status = derive_status(desired, records, {}, {}, now_ms=NOW, settings=SETTINGS)
     assert status.healthy is healthy
+
+
+def decoded(passes: dict[str, dict[str, Any]]) -> dict[str, PassStatus]:
+    return {kind: PassStatus.from_dict(kind, data) for kind, data in passes.items()}
 
 
 def beat_pass(age_s: float, **changes: Any) -> dict[str, Any]:
@@ -209,7 +216,7 @@ def beat_pass(age_s: float, **changes: Any) -> dict[str, Any]:
 def test_the_beat_is_flagged_when_a_pass_is_missing_late_or_failed(
     passes: dict[str, Any], problems: list[str]
 ) -> None:
-    beat = derive_beat(passes, NOW, Settings())
+    beat = derive_beat(decoded(passes), NOW, Settings())
     assert list(beat.problems) == problems
     assert beat.ok is (not problems)
 
@@ -218,8 +225,8 @@ def test_the_status_dict_carries_health_counts_and_beat_verdicts() -> None:
     status = derive_status(
         {"a": []},
         {"a": record(state="failed", last_error="x")},
-        {"w1": {"worker_id": "w1", "host": "h", "pid": 1, "jobs": ["a"], "last_seen_at": NOW}},
-        {"reconcile": beat_pass(1), "supervise": beat_pass(1)},
+        {"w1": WorkerRecord("w1", host="h", pid=1, jobs=("a",), last_seen_at=NOW)},
+        decoded({"reconcile": beat_pass(1), "supervise": beat_pass(1)}),
         now_ms=NOW,
         settings=SETTINGS,
     )

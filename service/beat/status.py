@@ -11,6 +11,7 @@ last pass of that kind::
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -56,8 +57,30 @@ class PassStatus:
 
     @classmethod
     def from_json(cls, kind: str, raw: str | bytes) -> PassStatus:
-        data = json.loads(raw)
-        return cls(kind=PassKind(kind), **{**data, "outcome": PassOutcome(data["outcome"])})
+        """The pass stored as ``raw``; raises ValueError or KeyError when unusable."""
+        return cls.from_dict(kind, json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, kind: str, data: Mapping[str, Any]) -> PassStatus:
+        """The pass ``kind`` stored as ``data``; counts and ``beat_id`` may be absent.
+
+        Raises ValueError or KeyError when ``kind``, ``at`` (ms), ``duration_ms``
+        or ``outcome`` is missing or unusable.
+        """
+        at = data["at"]
+        if not isinstance(at, int) or isinstance(at, bool):
+            raise ValueError(f"{kind} pass without at (ms)")
+        return cls(
+            kind=PassKind(kind),
+            at=at,
+            duration_ms=float(data["duration_ms"]),
+            outcome=PassOutcome(data["outcome"]),
+            beat_id=str(data.get("beat_id") or ""),
+            jobs=int(data.get("jobs") or 0),
+            enqueued=int(data.get("enqueued") or 0),
+            error=data.get("error"),
+            skipped_rows=list(data.get("skipped_rows") or ()),
+        )
 
 
 def write_status(client: redis.Redis, keys: Keys, status: PassStatus) -> None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 
 from service.beat.status import PassKind, PassOutcome
+from service.health.records import WorkerRecord
 from workers.states import JobState
 
 
@@ -73,14 +74,9 @@ class JobHealth:
 
 
 @dataclass(frozen=True)
-class WorkerHealth:
-    """A worker process as last seen in a heartbeat; ``alive`` if seen recently."""
+class WorkerHealth(WorkerRecord):
+    """A worker's stored record as shown: ``alive`` if it was seen recently."""
 
-    worker_id: str
-    host: str | None
-    pid: int | None
-    jobs: tuple[str, ...]
-    last_seen_at: int | None
     last_seen_age_s: float | None
     alive: bool
 

@@ -90,11 +90,14 @@ def _forget_silent(
 ) -> None:
     limit = max(FORGET_AFTER_S, 2 * heartbeat_limit_s(settings))
     delete = client.register_script(_DELETE_IF_UNCHANGED)
-    for job_key, record in snap.jobs.items():
-        silent = age_s(at, record.get("sent_at"))
+    # A value that does not decode has no age: it is silent, and goes too.
+    for job_key, raw in snap.jobs_raw.items():
+        job = snap.jobs.get(job_key)
+        silent = age_s(at, job.heartbeat.sent_at if job else None)
         if job_key not in snap.desired and (silent is None or silent > limit):
-            delete(keys=[keys.health_jobs()], args=[job_key, snap.jobs_raw[job_key]])
-    for worker_id, record in snap.workers.items():
-        silent = age_s(at, record.get("last_seen_at"))
+            delete(keys=[keys.health_jobs()], args=[job_key, raw])
+    for worker_id, raw in snap.workers_raw.items():
+        worker = snap.workers.get(worker_id)
+        silent = age_s(at, worker.last_seen_at if worker else None)
         if silent is None or silent > limit:
-            delete(keys=[keys.health_workers()], args=[worker_id, snap.workers_raw[worker_id]])
+            delete(keys=[keys.health_workers()], args=[worker_id, raw])
