@@ -22,6 +22,7 @@ from service.desired import DesiredState
 from service.errors import DatabaseError, StoreError, TickerServiceError
 from service.keys import Keys
 from service.logs import get_logger, redact_text
+from workers.clock import now_ms
 
 log = get_logger(__name__)
 
@@ -123,7 +124,7 @@ class Beat:
         if not self._still_active():
             log.debug("beat.standby_skip", kind=kind, beat_id=self.beat_id)
             return None
-        at_ms = int(time.time() * 1000)
+        at_ms = now_ms()
         started = time.perf_counter()
         try:
             outcome = body()

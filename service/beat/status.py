@@ -20,6 +20,7 @@ import redis
 
 from service.errors import StoreError
 from service.keys import Keys
+from workers.redis_text import text
 
 
 class PassKind(StrEnum):
@@ -97,8 +98,4 @@ def read_status(client: redis.Redis, keys: Keys) -> dict[str, PassStatus]:
         raw = client.hgetall(keys.beat_status())
     except redis.RedisError as exc:
         raise StoreError(f"reading the beat status: {exc}") from exc
-    statuses = {}
-    for kind, value in raw.items():
-        name = kind.decode() if isinstance(kind, bytes) else kind
-        statuses[name] = PassStatus.from_json(name, value)
-    return statuses
+    return {text(kind): PassStatus.from_json(text(kind), value) for kind, value in raw.items()}

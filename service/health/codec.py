@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -34,12 +33,3 @@ def decode(raw: bytes | str | None, parse: Callable[[Mapping[str, Any]], T]) -> 
         return parse(data)
     except (ValueError, TypeError, KeyError):  # one bad value is never fatal
         return None
-
-
-def text(raw: bytes | str | None) -> str | None:
-    return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def now_ms() -> int:
-    """Now as UTC epoch milliseconds."""
-    return time.time_ns() // 1_000_000

@@ -46,12 +46,17 @@ ShownState = HealthState | Literal["undesired"]
 
 @dataclass(frozen=True)
 class JobHealth:
-    """One job key's derived health; ``reason`` says why it is not up (empty when up)."""
+    """One job key's derived health; ``reason`` says why it is not up (empty when up).
+
+    ``last_error`` stands next to ``reason``: together they are the why that
+    ``status`` shows in one column.
+    """
 
     job_key: str
     exchange: str
     state: ShownState
     reason: str = ""
+    last_error: str | None = None
     desired: bool = True
     heartbeat_state: JobState | None = None
     heartbeat_age_s: float | None = None
@@ -67,7 +72,6 @@ class JobHealth:
     last_tick_age_s: float | None = None
     reconnects: int = 0
     consecutive_failures: int = 0
-    last_error: str | None = None
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     generation: int = 0

@@ -22,14 +22,15 @@ from redis.client import Pipeline
 
 from service.errors import StoreError, ValidationError
 from service.health.alerts import Transition, log_transition
-from service.health.codec import decode, dumps, text
-from service.health.codec import now_ms as clock_ms
+from service.health.codec import decode, dumps
 from service.health.derive import classify
 from service.health.model import HealthState
 from service.health.records import JobRecord, WorkerRecord
 from service.keys import Keys
 from service.settings import Settings
+from workers.clock import now_ms as clock_ms
 from workers.heartbeat import Heartbeat, HeartbeatError
+from workers.redis_text import text
 from workers.states import JobState
 
 

@@ -11,12 +11,14 @@ import redis
 
 from service.beat.status import PassStatus
 from service.errors import StoreError
-from service.health.codec import decode, loads, now_ms, text
+from service.health.codec import decode, loads
 from service.health.derive import derive_status
 from service.health.model import Status
 from service.health.records import JobRecord, WorkerRecord
 from service.keys import Keys
 from service.settings import Settings
+from workers.clock import now_ms
+from workers.redis_text import text
 
 T = TypeVar("T")
 
@@ -69,7 +71,7 @@ def load_snapshot(client: redis.Redis, keys: Keys) -> Snapshot:
             for kind, raw in _by_name(beat).items()
             if (status := decode(raw, partial(PassStatus.from_dict, kind)))
         },
-        states={name: str(text(raw)) for name, raw in _by_name(states).items()},
+        states={name: text(raw) for name, raw in _by_name(states).items()},
     )
 
 
@@ -89,7 +91,7 @@ def load_status(
 
 
 def _by_name(mapping: dict[Any, Any]) -> dict[str, Any]:
-    return {str(text(name)): value for name, value in mapping.items()}
+    return {text(name): value for name, value in mapping.items()}
 
 
 def _decoded(raw: dict[str, bytes], parse: Callable[[Mapping[str, Any]], T]) -> dict[str, T]:

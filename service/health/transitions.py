@@ -16,12 +16,12 @@ from redis.commands.core import Script
 
 from service.errors import StoreError
 from service.health.alerts import Transition, log_transition
-from service.health.codec import now_ms
 from service.health.derive import age_s, classify, heartbeat_limit_s
 from service.health.model import HealthState
 from service.health.snapshot import Snapshot, load_snapshot
 from service.keys import Keys
 from service.settings import Settings
+from workers.clock import now_ms
 
 # Records of undesired jobs and of workers not heard from for this long are removed.
 FORGET_AFTER_S = 600.0
