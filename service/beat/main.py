@@ -35,7 +35,7 @@ from service.logs import configure_logging, get_logger
 from service.redis_client import sync_client
 from service.settings import Settings, redact_url
 
-log = get_logger("service.beat")
+log = get_logger(__name__)
 
 
 def beat_id() -> str:
@@ -94,7 +94,7 @@ def _health_check(beat: Beat, settings: Settings) -> Callable[[], None]:
         try:
             check_transitions(beat.client, beat.keys, settings)
         except TickerServiceError as exc:  # Redis away: the next pass tries again
-            log.warning("beat.health_check_failed", error=str(exc))
+            log.warning("beat health check failed", error=str(exc))
 
     return check
 
@@ -131,7 +131,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
     beat, ttl = build_beat(settings, broker_enqueue(settings))
     scheduler = build_scheduler(beat, settings, ttl)
     log.info(
-        "beat.start",
+        "beat started",
         beat_id=beat.beat_id,
         database=redact_url(settings.database_url),
         redis=redact_url(settings.redis_url),
@@ -150,7 +150,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
         if scheduler.running:
             scheduler.shutdown(wait=True)  # a running pass finishes (5 s socket timeouts)
         _release(beat)
-        log.info("beat.stop", beat_id=beat.beat_id)
+        log.info("beat stopped", beat_id=beat.beat_id)
 
 
 def _release(beat: Beat) -> None:
@@ -158,7 +158,7 @@ def _release(beat: Beat) -> None:
         try:
             beat.lock.release()
         except TickerServiceError as exc:
-            log.warning("beat.lock_release_failed", error=str(exc))
+            log.warning("beat lock release failed", error=str(exc))
     close = getattr(beat.load, "close", None)
     if close is not None:
         close()

@@ -75,12 +75,12 @@ class Beat:
             self.active = self.lock.hold()
         except StoreError as exc:
             self.active = False
-            log.warning("beat.lock_failed", beat_id=self.beat_id, error=str(exc))
+            log.warning("beat lock failed", beat_id=self.beat_id, error=str(exc))
         if self.active and not was_active:
-            log.info("beat.active", beat_id=self.beat_id)
+            log.info("beat active", beat_id=self.beat_id)
             self.reconcile_due = True
         elif was_active and not self.active:
-            log.warning("beat.standby", beat_id=self.beat_id, reason="lock lost")
+            log.warning("beat standby", beat_id=self.beat_id, reason="lock lost")
         return self.active
 
     def reconcile_pass(self) -> PassStatus | None:
@@ -122,7 +122,7 @@ class Beat:
 
     def _run(self, kind: PassKind, body: Callable[[], _Outcome]) -> PassStatus | None:
         if not self._still_active():
-            log.debug("beat.standby_skip", kind=kind, beat_id=self.beat_id)
+            log.debug("beat standby, pass skipped", kind=kind, beat_id=self.beat_id)
             return None
         at_ms = now_ms()
         started = time.perf_counter()
@@ -131,7 +131,7 @@ class Beat:
         except Exception as exc:
             outcome = _Outcome(jobs=0, enqueued=0, error=_describe(exc))
             if not isinstance(exc, TickerServiceError | redis.RedisError):
-                log.exception("beat.pass_crashed", kind=kind)
+                log.exception("beat pass crashed", kind=kind)
         status = PassStatus(
             kind=kind,
             at=at_ms,
@@ -161,23 +161,23 @@ class Beat:
             "duration_ms": status.duration_ms,
         }
         if status.error:
-            log.error("beat.pass_failed", **fields, error=status.error)
+            log.error("beat pass failed", **fields, error=status.error)
         elif status.kind == PassKind.RECONCILE or status.enqueued:
-            log.info("beat.pass", **fields, skipped=len(status.skipped_rows))
+            log.info("beat pass", **fields, skipped=len(status.skipped_rows))
         else:
-            log.debug("beat.pass", **fields)  # a quiet supervision pass: nothing to say
+            log.debug("beat pass", **fields)  # a quiet supervision pass: nothing to say
         try:
             write_status(self.client, self.keys, status)
         except StoreError as exc:
-            log.warning("beat.status_not_written", kind=status.kind, error=str(exc))
+            log.warning("beat status not written", kind=status.kind, error=str(exc))
 
 
 def _log_reconcile(done: Reconciliation) -> None:
     for row, error in done.plan.skipped:
-        log.warning("beat.row_skipped", row=row, error=error)
+        log.warning("beat row skipped", row=row, error=error)
     if not done.plan.empty:
         log.info(
-            "beat.desired_changed",
+            "beat desired changed",
             put=[spec.job_key for spec in done.plan.put][:20],
             put_count=len(done.plan.put),
             removed=list(done.plan.remove)[:20],

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from service.health.model import HealthState
 from service.logs import get_logger
 
+log = get_logger(__name__)
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -25,9 +27,6 @@ class Transition:
 
 def log_transition(transition: Transition) -> None:
     """Log the transition: warning when it turns bad, info when it is (back) up."""
-    # Looked up per call, not at import: structlog caches a logger on first use,
-    # and tests swap the configuration to capture events.
-    log = get_logger("service.health")
     fields = {"job": transition.job_key, "state": transition.new, "previous": transition.old}
     if transition.new == HealthState.UP:
         event = "job up" if transition.old is None else "job recovered"

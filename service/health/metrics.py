@@ -18,6 +18,8 @@ from service.errors import StoreError
 from service.health.model import HealthState, JobHealth, PassHealth, Status
 from service.logs import get_logger
 
+log = get_logger(__name__)
+
 JOB_LABELS = ("job", "exchange")
 Family = GaugeMetricFamily | CounterMetricFamily
 
@@ -41,7 +43,7 @@ class HealthCollector(Collector):
         try:
             status = self._load()
         except StoreError as exc:
-            get_logger("service.health").warning("metrics: registry unreadable", error=str(exc))
+            log.warning("metrics: registry unreadable", error=str(exc))
             up.add_metric([], 0)
             yield up
             return
