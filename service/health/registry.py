@@ -80,8 +80,11 @@ def plan_heartbeat(
         job_record = JobRecord(heartbeat, _run_started_at(heartbeat, prev_job), now_ms)
     held = heartbeat.state != JobState.STOPPED
     changed = {heartbeat.worker_id: _worker_record(heartbeat, workers, held=held)}
-    if job_record is not None and prev is not None and prev.worker_id in workers:
-        changed[prev.worker_id] = workers[prev.worker_id].without_job(heartbeat.job_key)
+    # A job handed over leaves its previous holder's record. When the sender
+    # held it already, its record is the one just built, not the stored one.
+    handed_from = workers.get(prev.worker_id) if prev is not None and not same_worker else None
+    if job_record is not None and handed_from is not None:
+        changed[handed_from.worker_id] = handed_from.without_job(heartbeat.job_key)
     state, reason = classify(job_record or prev_job, now_ms, settings)
     return HeartbeatPlan(
         job_record=job_record,
