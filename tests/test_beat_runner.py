@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import structlog
 
 from service.beat.lock import BeatLock
 from service.beat.reconcile import ReconcileOptions
@@ -102,17 +103,18 @@ def test_a_database_outage_leaves_existing_desired_state_alone(
 
 
 def test_a_database_outage_is_logged_with_its_cause_and_without_the_password(
-    redis_client: redis.Redis, keys: Keys, capsys: pytest.CaptureFixture[str]
+    redis_client: redis.Redis, keys: Keys
 ) -> None:
     source = DatabaseSource("postgresql://postgres:s3cret@127.0.0.1:1/x")
-    status = make_beat(redis_client, keys, source, Recorder()).reconcile_pass()
+    with structlog.testing.capture_logs() as logs:
+        status = make_beat(redis_client, keys, source, Recorder()).reconcile_pass()
     source.close()
-    logged = capsys.readouterr()
+    logged = repr(logs)
     assert status is not None and status.error is not None
     assert "Connection refused" in status.error and "s3cret" not in status.error
-    assert "beat.pass_failed" in logged.out + logged.err
-    assert "Connection refused" in logged.out + logged.err
-    assert "s3cret" not in logged.out + logged.err
+    assert "beat pass failed" in [entry["event"] for entry in logs]
+    assert "Connection refused" in logged
+    assert "s3cret" not in logged
 
 
 def test_a_redis_outage_fails_the_pass_without_raising(source: DatabaseSource, keys: Keys) -> None:

@@ -6,15 +6,27 @@ from typing import Any
 
 import pytest
 
-from service.health.derive import classify, derive_beat, derive_job, derive_status, stale_symbols
-from service.health.model import DOWN, FAILED, STALE, UNDESIRED, UP
+from service.beat.status import PassStatus
+from service.health.derive import (
+    HEALTH_OF_REPORTED,
+    classify,
+    derive_beat,
+    derive_job,
+    derive_status,
+    stale_symbols,
+)
+from service.health.model import UNDESIRED, HealthState
+from service.health.records import JobRecord, WorkerRecord
 from service.settings import Settings
+from workers.states import JobState
+
+UP, STALE, DOWN, FAILED = HealthState.UP, HealthState.STALE, HealthState.DOWN, HealthState.FAILED
 
 NOW = 1_700_000_000_000
 SETTINGS = Settings(heartbeat_interval_s=5.0, stale_after_s=30.0)
 
 
-def record(**changes: Any) -> dict[str, Any]:
+def record(**changes: Any) -> JobRecord:
     """A heartbeat record of a healthy job sent one second ago."""
     base: dict[str, Any] = {
         "job_key": "binance",
@@ -30,8 +42,9 @@ def record(**changes: Any) -> dict[str, Any]:
         "last_tick_at": NOW - 500,
         "symbol_last_tick_at": {"BTC/USDT": NOW - 500, "ETH/USDT": NOW - 2_000},
         "run_started_at": NOW - 60_000,
+        "recorded_at": NOW - 1_000,
     }
-    return {**base, **changes}
+    return JobRecord.from_dict({**base, **changes})
 
 
 @pytest.mark.parametrize(
@@ -66,11 +79,34 @@ def record(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_a_desired_job_is_classified_from_its_heartbeat_and_the_clock(
-    rec: dict[str, Any] | None, expected: str
+    rec: JobRecord | None, expected: str
 ) -> None:
     state, reason = classify(rec, NOW, SETTINGS)
     assert state == expected
     assert (reason == "") == (expected == UP)
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        (JobState.STARTING, HealthState.UP),
+        (JobState.STREAMING, HealthState.UP),
+        (JobState.RECONNECTING, HealthState.UP),
+        (JobState.STALE, HealthState.STALE),
+        (JobState.FAILED, HealthState.FAILED),
+        (JobState.STOPPED, HealthState.DOWN),
+    ],
+)
+def test_each_state_a_job_reports_yields_one_health_state(
+    reported: JobState, expected: HealthState
+) -> None:
+    # A fresh heartbeat of a ticking job: only the reported state decides.
+    assert classify(record(state=reported), NOW, SETTINGS)[0] == expected
+    assert HEALTH_OF_REPORTED[reported] == expected
+
+
+def test_every_job_state_has_a_health_state() -> None:
+    assert set(HEALTH_OF_REPORTED) == set(JobState)
 
 
 def test_a_failed_job_shows_its_last_error_as_the_reason() -> None:
@@ -128,10 +164,14 @@ def test_heartbeats_of_undesired_jobs_are_shown_apart_and_not_counted() -> None:
     ],
 )
 def test_the_status_is_healthy_only_when_every_desired_job_is_up(
-    desired: dict[str, list[str]], records: dict[str, Any], healthy: bool
+    desired: dict[str, list[str]], records: dict[str, JobRecord], healthy: bool
 ) -> None:
     status = derive_status(desired, records, {}, {}, now_ms=NOW, settings=SETTINGS)
     assert status.healthy is healthy
+
+
+def decoded(passes: dict[str, dict[str, Any]]) -> dict[str, PassStatus]:
+    return {kind: PassStatus.from_dict(kind, data) for kind, data in passes.items()}
 
 
 def beat_pass(age_s: float, **changes: Any) -> dict[str, Any]:
@@ -176,7 +216,7 @@ def beat_pass(age_s: float, **changes: Any) -> dict[str, Any]:
 def test_the_beat_is_flagged_when_a_pass_is_missing_late_or_failed(
     passes: dict[str, Any], problems: list[str]
 ) -> None:
-    beat = derive_beat(passes, NOW, Settings())
+    beat = derive_beat(decoded(passes), NOW, Settings())
     assert list(beat.problems) == problems
     assert beat.ok is (not problems)
 
@@ -185,8 +225,8 @@ def test_the_status_dict_carries_health_counts_and_beat_verdicts() -> None:
     status = derive_status(
         {"a": []},
         {"a": record(state="failed", last_error="x")},
-        {"w1": {"worker_id": "w1", "host": "h", "pid": 1, "jobs": ["a"], "last_seen_at": NOW}},
-        {"reconcile": beat_pass(1), "supervise": beat_pass(1)},
+        {"w1": WorkerRecord("w1", host="h", pid=1, jobs=("a",), last_seen_at=NOW)},
+        decoded({"reconcile": beat_pass(1), "supervise": beat_pass(1)}),
         now_ms=NOW,
         settings=SETTINGS,
     )

@@ -100,6 +100,17 @@ def test_a_worker_record_lists_the_jobs_it_holds_until_they_stop(
     assert stored(redis_client, keys.health_workers(), "w1")["jobs"] == ["binance"]
 
 
+def test_a_worker_streaming_two_jobs_keeps_both_and_stays_fresh(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    for second in range(0, 20, 5):  # heartbeats of the two jobs alternate
+        record(redis_client, keys, heartbeat("binance", sent_at=NOW + second * 1_000))
+        record(redis_client, keys, heartbeat("kraken", sent_at=NOW + second * 1_000 + 500))
+    worker = stored(redis_client, keys.health_workers(), "w1")
+    assert worker["jobs"] == ["binance", "kraken"]
+    assert worker["last_seen_at"] == NOW + 15_500
+
+
 def test_a_job_handed_to_another_worker_leaves_the_first_ones_record(
     redis_client: redis.Redis, keys: Keys
 ) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-STATES = ("starting", "streaming", "reconnecting", "stale", "failed", "stopped")
+from workers.states import JobState
+
+
+class HeartbeatError(ValueError):
+    """A heartbeat that cannot be used; the message names the field and the job."""
 
 
 @dataclass
@@ -17,7 +22,7 @@ class Heartbeat:
     worker_id: str
     host: str
     pid: int
-    state: str
+    state: JobState
     sent_at: int
     symbols: list[str] = field(default_factory=list)
     invalid_symbols: list[str] = field(default_factory=list)
@@ -36,6 +41,32 @@ class Heartbeat:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Heartbeat:
+    def from_dict(cls, data: Mapping[str, Any]) -> Heartbeat:
+        """The heartbeat sent as ``data`` (a ``to_dict()``); unknown keys are ignored.
+
+        Sample: ``{"job_key": "binance", "exchange": "binance", "worker_id":
+        "host:12:ab", "host": "host", "pid": 12, "state": "streaming",
+        "sent_at": 1767225600000, "symbols": ["BTC/USDT"], ...}``.
+        Raises HeartbeatError when job_key or worker_id is not a non-empty
+        string, sent_at is not an int (ms), state is not a ``JobState``, or
+        another field without a default is missing.
+        """
+        for name in ("job_key", "worker_id"):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise HeartbeatError(f"heartbeat without {name}: {dict(data)!r:.200}")
+        job_key = data["job_key"]
+        sent_at = data.get("sent_at")
+        if not isinstance(sent_at, int) or isinstance(sent_at, bool):
+            raise HeartbeatError(f"heartbeat of {job_key} without sent_at (ms)")
+        state = data.get("state")
+        if not isinstance(state, str) or state not in set(JobState):
+            raise HeartbeatError(f"heartbeat of {job_key}: bad state {state!r:.40}")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        if missing := _missing_fields(cls, known):
+            raise HeartbeatError(f"heartbeat of {job_key} without {', '.join(missing)}")
+        return cls(**{**known, "state": JobState(state)})
+
+
+def _missing_fields(cls: type[Heartbeat], known: Mapping[str, Any]) -> list[str]:
+    required = (f for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+    return [f.name for f in required if f.name not in known]

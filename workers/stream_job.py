@@ -30,6 +30,7 @@ from workers.heartbeat import Heartbeat
 from workers.lease import Lease
 from workers.outbox import Outbox
 from workers.spec import JobSpec
+from workers.states import JobState
 from workers.stats import JobStats
 from workers.ticks import now_ms
 
@@ -326,7 +327,7 @@ class StreamJob:
             worker_id=self.identity.worker_id,
             host=self.identity.host,
             pid=self.identity.pid,
-            state=self.state,
+            state=JobState(self.state),
             sent_at=now_ms(),
             symbols=symbols,
             invalid_symbols=list(feed.invalid) if feed else [],

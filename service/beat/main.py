@@ -26,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from service.beat.lock import BeatLock, lock_ttl_s
 from service.beat.reconcile import ReconcileOptions
 from service.beat.runner import Beat
+from service.beat.status import PassKind
 from service.beat.supervise import Enqueue, pending_ttl_s
 from service.errors import TickerServiceError
 from service.health import check_transitions
@@ -34,7 +35,7 @@ from service.logs import configure_logging, get_logger
 from service.redis_client import sync_client
 from service.settings import Settings, redact_url
 
-log = get_logger("service.beat")
+log = get_logger(__name__)
 
 
 def beat_id() -> str:
@@ -65,8 +66,8 @@ def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> Backgrou
     # time; later than that, the next regular run is due anyway.
     for job_id, func, interval in (
         ("lock", beat.lock_tick, lock_ttl / 3),
-        ("reconcile", beat.reconcile_pass, settings.reconcile_interval_s),
-        ("supervise", beat.supervise_pass, settings.supervise_interval_s),
+        (PassKind.RECONCILE, beat.reconcile_pass, settings.reconcile_interval_s),
+        (PassKind.SUPERVISE, beat.supervise_pass, settings.supervise_interval_s),
     ):
         scheduler.add_job(
             func,
@@ -93,7 +94,7 @@ def _health_check(beat: Beat, settings: Settings) -> Callable[[], None]:
         try:
             check_transitions(beat.client, beat.keys, settings)
         except TickerServiceError as exc:  # Redis away: the next pass tries again
-            log.warning("beat.health_check_failed", error=str(exc))
+            log.warning("beat health check failed", error=str(exc))
 
     return check
 
@@ -130,7 +131,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
     beat, ttl = build_beat(settings, broker_enqueue(settings))
     scheduler = build_scheduler(beat, settings, ttl)
     log.info(
-        "beat.start",
+        "beat started",
         beat_id=beat.beat_id,
         database=redact_url(settings.database_url),
         redis=redact_url(settings.redis_url),
@@ -149,7 +150,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
         if scheduler.running:
             scheduler.shutdown(wait=True)  # a running pass finishes (5 s socket timeouts)
         _release(beat)
-        log.info("beat.stop", beat_id=beat.beat_id)
+        log.info("beat stopped", beat_id=beat.beat_id)
 
 
 def _release(beat: Beat) -> None:
@@ -157,7 +158,7 @@ def _release(beat: Beat) -> None:
         try:
             beat.lock.release()
         except TickerServiceError as exc:
-            log.warning("beat.lock_release_failed", error=str(exc))
+            log.warning("beat lock release failed", error=str(exc))
     close = getattr(beat.load, "close", None)
     if close is not None:
         close()

@@ -16,12 +16,13 @@ import redis
 
 from service.beat.lock import BeatLock
 from service.beat.reconcile import Load, ReconcileOptions, Reconciliation, reconcile
-from service.beat.status import PassStatus, write_status
+from service.beat.status import PassKind, PassOutcome, PassStatus, write_status
 from service.beat.supervise import Enqueue, Supervision, supervise
 from service.desired import DesiredState
 from service.errors import DatabaseError, StoreError, TickerServiceError
 from service.keys import Keys
 from service.logs import get_logger, redact_text
+from workers.clock import now_ms
 
 log = get_logger(__name__)
 
@@ -74,12 +75,12 @@ class Beat:
             self.active = self.lock.hold()
         except StoreError as exc:
             self.active = False
-            log.warning("beat.lock_failed", beat_id=self.beat_id, error=str(exc))
+            log.warning("beat lock failed", beat_id=self.beat_id, error=str(exc))
         if self.active and not was_active:
-            log.info("beat.active", beat_id=self.beat_id)
+            log.info("beat active", beat_id=self.beat_id)
             self.reconcile_due = True
         elif was_active and not self.active:
-            log.warning("beat.standby", beat_id=self.beat_id, reason="lock lost")
+            log.warning("beat standby", beat_id=self.beat_id, reason="lock lost")
         return self.active
 
     def reconcile_pass(self) -> PassStatus | None:
@@ -90,7 +91,7 @@ class Beat:
         if not self._reconciling.acquire(blocking=False):
             return None
         try:
-            return self._run("reconcile", self._reconcile)
+            return self._run(PassKind.RECONCILE, self._reconcile)
         finally:
             self._reconciling.release()
 
@@ -100,7 +101,7 @@ class Beat:
             status = self.reconcile_pass()
             if status is not None:
                 return status
-        return self._run("supervise", self._supervise)
+        return self._run(PassKind.SUPERVISE, self._supervise)
 
     def _reconcile(self) -> _Outcome:
         self.reconcile_due = False  # a failed one is retried at the regular interval
@@ -119,23 +120,23 @@ class Beat:
         )
         return _Outcome(jobs=done.jobs, enqueued=len(done.enqueued), error=_enqueue_error(done))
 
-    def _run(self, kind: str, body: Callable[[], _Outcome]) -> PassStatus | None:
+    def _run(self, kind: PassKind, body: Callable[[], _Outcome]) -> PassStatus | None:
         if not self._still_active():
-            log.debug("beat.standby_skip", kind=kind, beat_id=self.beat_id)
+            log.debug("beat standby, pass skipped", kind=kind, beat_id=self.beat_id)
             return None
-        at_ms = int(time.time() * 1000)
+        at_ms = now_ms()
         started = time.perf_counter()
         try:
             outcome = body()
         except Exception as exc:
             outcome = _Outcome(jobs=0, enqueued=0, error=_describe(exc))
             if not isinstance(exc, TickerServiceError | redis.RedisError):
-                log.exception("beat.pass_crashed", kind=kind)
+                log.exception("beat pass crashed", kind=kind)
         status = PassStatus(
             kind=kind,
             at=at_ms,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            outcome="error" if outcome.error else "ok",
+            outcome=PassOutcome.ERROR if outcome.error else PassOutcome.OK,
             beat_id=self.beat_id,
             jobs=outcome.jobs,
             enqueued=outcome.enqueued,
@@ -160,23 +161,23 @@ class Beat:
             "duration_ms": status.duration_ms,
         }
         if status.error:
-            log.error("beat.pass_failed", **fields, error=status.error)
-        elif status.kind == "reconcile" or status.enqueued:
-            log.info("beat.pass", **fields, skipped=len(status.skipped_rows))
+            log.error("beat pass failed", **fields, error=status.error)
+        elif status.kind == PassKind.RECONCILE or status.enqueued:
+            log.info("beat pass", **fields, skipped=len(status.skipped_rows))
         else:
-            log.debug("beat.pass", **fields)  # a quiet supervision pass: nothing to say
+            log.debug("beat pass", **fields)  # a quiet supervision pass: nothing to say
         try:
             write_status(self.client, self.keys, status)
         except StoreError as exc:
-            log.warning("beat.status_not_written", kind=status.kind, error=str(exc))
+            log.warning("beat status not written", kind=status.kind, error=str(exc))
 
 
 def _log_reconcile(done: Reconciliation) -> None:
     for row, error in done.plan.skipped:
-        log.warning("beat.row_skipped", row=row, error=error)
+        log.warning("beat row skipped", row=row, error=error)
     if not done.plan.empty:
         log.info(
-            "beat.desired_changed",
+            "beat desired changed",
             put=[spec.job_key for spec in done.plan.put][:20],
             put_count=len(done.plan.put),
             removed=list(done.plan.remove)[:20],

@@ -11,25 +11,40 @@ last pass of that kind::
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import redis
 
 from service.errors import StoreError
 from service.keys import Keys
+from workers.redis_text import text
 
-PASS_KINDS = ("reconcile", "supervise")
+
+class PassKind(StrEnum):
+    """The two passes the beat runs, each a field of ``beat_status``."""
+
+    RECONCILE = "reconcile"
+    SUPERVISE = "supervise"
+
+
+class PassOutcome(StrEnum):
+    """How a pass ended: ``ERROR`` when it raised or an enqueue failed."""
+
+    OK = "ok"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
 class PassStatus:
     """One pass: when (UTC epoch ms), how long, how it ended and what it did."""
 
-    kind: str
+    kind: PassKind
     at: int
     duration_ms: float
-    outcome: str  # "ok" | "error"
+    outcome: PassOutcome
     beat_id: str
     jobs: int = 0
     enqueued: int = 0
@@ -43,7 +58,30 @@ class PassStatus:
 
     @classmethod
     def from_json(cls, kind: str, raw: str | bytes) -> PassStatus:
-        return cls(kind=kind, **json.loads(raw))
+        """The pass stored as ``raw``; raises ValueError or KeyError when unusable."""
+        return cls.from_dict(kind, json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, kind: str, data: Mapping[str, Any]) -> PassStatus:
+        """The pass ``kind`` stored as ``data``; counts and ``beat_id`` may be absent.
+
+        Raises ValueError or KeyError when ``kind``, ``at`` (ms), ``duration_ms``
+        or ``outcome`` is missing or unusable.
+        """
+        at = data["at"]
+        if not isinstance(at, int) or isinstance(at, bool):
+            raise ValueError(f"{kind} pass without at (ms)")
+        return cls(
+            kind=PassKind(kind),
+            at=at,
+            duration_ms=float(data["duration_ms"]),
+            outcome=PassOutcome(data["outcome"]),
+            beat_id=str(data.get("beat_id") or ""),
+            jobs=int(data.get("jobs") or 0),
+            enqueued=int(data.get("enqueued") or 0),
+            error=data.get("error"),
+            skipped_rows=list(data.get("skipped_rows") or ()),
+        )
 
 
 def write_status(client: redis.Redis, keys: Keys, status: PassStatus) -> None:
@@ -60,8 +98,4 @@ def read_status(client: redis.Redis, keys: Keys) -> dict[str, PassStatus]:
         raw = client.hgetall(keys.beat_status())
     except redis.RedisError as exc:
         raise StoreError(f"reading the beat status: {exc}") from exc
-    statuses = {}
-    for kind, value in raw.items():
-        name = kind.decode() if isinstance(kind, bytes) else kind
-        statuses[name] = PassStatus.from_json(name, value)
-    return statuses
+    return {text(kind): PassStatus.from_json(text(kind), value) for kind, value in raw.items()}

@@ -11,17 +11,14 @@
 from __future__ import annotations
 
 from service.health.alerts import Transition
-from service.health.model import DOWN, FAILED, STALE, UNDESIRED, UP, Status
+from service.health.model import UNDESIRED, HealthState, Status
 from service.health.registry import record_heartbeat
 from service.health.snapshot import load_snapshot, load_status
 from service.health.transitions import check_transitions
 
 __all__ = [
-    "DOWN",
-    "FAILED",
-    "STALE",
     "UNDESIRED",
-    "UP",
+    "HealthState",
     "Status",
     "Transition",
     "check_transitions",

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.health.model import DOWN, UP
+from service.health.model import HealthState
 from service.logs import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -18,21 +20,18 @@ class Transition:
     """A job's derived state changed from ``old`` (None: never recorded) to ``new``."""
 
     job_key: str
-    old: str | None
-    new: str
+    old: HealthState | None
+    new: HealthState
     reason: str = ""
 
 
 def log_transition(transition: Transition) -> None:
     """Log the transition: warning when it turns bad, info when it is (back) up."""
-    # Looked up per call, not at import: structlog caches a logger on first use,
-    # and tests swap the configuration to capture events.
-    log = get_logger("service.health")
     fields = {"job": transition.job_key, "state": transition.new, "previous": transition.old}
-    if transition.new == UP:
+    if transition.new == HealthState.UP:
         event = "job up" if transition.old is None else "job recovered"
         log.info(event, **fields)
-    elif transition.old is None and transition.new == DOWN:
+    elif transition.old is None and transition.new == HealthState.DOWN:
         # A job seen for the first time without a heartbeat is usually just
         # being started; status and /healthz show it down all the same.
         log.info("job awaiting its first heartbeat", reason=transition.reason, **fields)

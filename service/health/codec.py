@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def dumps(value: Any) -> str:
@@ -22,10 +24,12 @@ def loads(raw: bytes | str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def text(raw: bytes | str | None) -> str | None:
-    return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def now_ms() -> int:
-    """Now as UTC epoch milliseconds."""
-    return time.time_ns() // 1_000_000
+def decode(raw: bytes | str | None, parse: Callable[[Mapping[str, Any]], T]) -> T | None:
+    """The record stored as ``raw`` (``parse`` of its JSON), or None when absent or unusable."""
+    data = loads(raw)
+    if data is None:
+        return None
+    try:
+        return parse(data)
+    except (ValueError, TypeError, KeyError):  # one bad value is never fatal
+        return None

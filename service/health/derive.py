@@ -1,8 +1,9 @@
 """Deriving health from heartbeats and the clock: pure functions, no Redis.
 
-A job record is a heartbeat dict (``workers.heartbeat.Heartbeat.to_dict()``)
-plus what the registry adds: ``run_started_at`` (ms, first heartbeat of this
-run) and ``recorded_at`` (ms). Rules, in order of precedence, for a desired job:
+A job record (``service.health.records.JobRecord``) is a job's latest
+``Heartbeat`` plus what the registry adds: ``run_started_at`` (ms, first
+heartbeat of this run) and ``recorded_at`` (ms). Rules, in order of
+precedence, for a desired job:
 
 - no record                                  -> down ("no heartbeat received")
 - heartbeat state ``failed``                 -> failed (its last error)
@@ -13,6 +14,11 @@ run) and ``recorded_at`` (ms). Rules, in order of precedence, for a desired job:
   ticked)                                    -> stale
 - otherwise                                  -> up
 
+So health ``failed`` is exactly "the job reported ``JobState.FAILED``", and
+health ``stale`` is "the job reported ``JobState.STALE``, or it has symbols
+and no tick for STALE_AFTER_S": the same words mean the same things.
+``HEALTH_OF_REPORTED`` is that mapping, and ``classify`` decides by it.
+
 "Older than" is strict everywhere (as in ``TickReader``): an age equal to the
 limit is still fresh. Ages are measured against ``now``, not the heartbeat's
 ``sent_at``, so the "last tick age" column and the state always agree.
@@ -21,21 +27,24 @@ limit is still fresh. Ages are measured against ``now``, not the heartbeat's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import asdict, replace
+from types import MappingProxyType
 
+from service.beat.status import PassKind, PassOutcome, PassStatus
 from service.health.model import (
-    DOWN,
-    FAILED,
-    STALE,
     UNDESIRED,
-    UP,
     BeatHealth,
+    HealthState,
     JobHealth,
     PassHealth,
+    ShownState,
     Status,
     WorkerHealth,
 )
+from service.health.records import JobRecord, WorkerRecord
 from service.settings import Settings
+from workers.heartbeat import Heartbeat
+from workers.states import JobState
 
 # A heartbeat missed this many times over means the job is gone.
 MISSED_HEARTBEATS = 3
@@ -43,11 +52,40 @@ MISSED_HEARTBEATS = 3
 BEAT_LATE_FACTOR = 3
 BEAT_LATE_SLACK_S = 30.0
 
-Record = Mapping[str, Any]
+# The health each state a job reports yields while its heartbeat is fresh and,
+# for UP, while it ticks. FAILED and STOPPED are final (no later heartbeat of
+# that run will say otherwise), so they hold however old the heartbeat is.
+HEALTH_OF_REPORTED: Mapping[JobState, HealthState] = MappingProxyType(
+    {
+        JobState.STARTING: HealthState.UP,
+        JobState.STREAMING: HealthState.UP,
+        JobState.RECONNECTING: HealthState.UP,
+        JobState.STALE: HealthState.STALE,
+        JobState.FAILED: HealthState.FAILED,
+        JobState.STOPPED: HealthState.DOWN,
+    }
+)
+FINAL_STATES = frozenset({JobState.FAILED, JobState.STOPPED})
+
+# The fields a JobHealth shows exactly as the job's heartbeat sent them.
+AS_SENT = (
+    "worker_id",
+    "host",
+    "pid",
+    "ticks_total",
+    "ticks_per_s",
+    "reconnects",
+    "consecutive_failures",
+    "last_error",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "generation",
+)
 
 
-def age_s(now_ms: int, at_ms: Any) -> float | None:
+def age_s(now_ms: int, at_ms: float | None) -> float | None:
     """Seconds from ``at_ms`` to ``now_ms`` (never negative: clocks drift), None if unknown."""
+    # A heartbeat's optional fields are not validated: a non-number is "unknown".
     if not isinstance(at_ms, int | float) or isinstance(at_ms, bool):
         return None
     return max(0.0, (now_ms - at_ms) / 1000)
@@ -58,43 +96,45 @@ def heartbeat_limit_s(settings: Settings) -> float:
     return MISSED_HEARTBEATS * settings.heartbeat_interval_s
 
 
-def classify(record: Record | None, now_ms: int, settings: Settings) -> tuple[str, str]:
+def classify(record: JobRecord | None, now_ms: int, settings: Settings) -> tuple[HealthState, str]:
     """The (state, reason) of a desired job; reason is empty when up."""
     if record is None:
-        return DOWN, "no heartbeat received"
-    reported = record.get("state")
-    if reported == "failed":
-        return FAILED, str(record.get("last_error") or "job reported failed")
-    if reported == "stopped":
-        return DOWN, "job stopped while still desired"
-    hb_age = age_s(now_ms, record.get("sent_at"))
+        return HealthState.DOWN, "no heartbeat received"
+    beat = record.heartbeat
+    if beat.state in FINAL_STATES:
+        return HEALTH_OF_REPORTED[beat.state], _final_reason(beat)
+    hb_age = age_s(now_ms, beat.sent_at)
     if hb_age is None or hb_age > heartbeat_limit_s(settings):
-        return DOWN, f"no heartbeat for {_secs(hb_age)}"
-    if reported == "stale":
-        return STALE, "job reported stale"
+        return HealthState.DOWN, f"no heartbeat for {_secs(hb_age)}"
+    if HEALTH_OF_REPORTED[beat.state] != HealthState.UP:
+        return HEALTH_OF_REPORTED[beat.state], f"job reported {beat.state}"
     quiet = _quiet_for_s(record, now_ms)
-    if record.get("symbols") and quiet is not None and quiet > settings.stale_after_s:
-        return STALE, f"no tick for {_secs(quiet)}"
-    return UP, ""
+    if beat.symbols and quiet is not None and quiet > settings.stale_after_s:
+        return HealthState.STALE, f"no tick for {_secs(quiet)}"
+    return HealthState.UP, ""
 
 
-def _quiet_for_s(record: Record, now_ms: int) -> float | None:
+def _final_reason(beat: Heartbeat) -> str:
+    if beat.state == JobState.FAILED:
+        return str(beat.last_error or "job reported failed")
+    return "job stopped while still desired"
+
+
+def _quiet_for_s(record: JobRecord, now_ms: int) -> float | None:
     # A run that never ticked has been quiet since it started.
-    since = record.get("last_tick_at")
-    if since is None:
-        since = record.get("run_started_at")
-    return age_s(now_ms, since)
+    since = record.heartbeat.last_tick_at
+    return age_s(now_ms, since if since is not None else record.run_started_at)
 
 
-def symbol_ages(record: Record, now_ms: int) -> dict[str, float | None]:
+def symbol_ages(record: JobRecord, now_ms: int) -> dict[str, float | None]:
     """Per subscribed symbol, seconds since its last tick (None: never ticked)."""
-    last = record.get("symbol_last_tick_at") or {}
-    return {symbol: age_s(now_ms, last.get(symbol)) for symbol in record.get("symbols") or ()}
+    last = record.heartbeat.symbol_last_tick_at
+    return {symbol: age_s(now_ms, last.get(symbol)) for symbol in record.heartbeat.symbols}
 
 
-def stale_symbols(record: Record, now_ms: int, settings: Settings) -> tuple[str, ...]:
+def stale_symbols(record: JobRecord, now_ms: int, settings: Settings) -> tuple[str, ...]:
     """Subscribed symbols without a tick for more than STALE_AFTER_S."""
-    run_age = age_s(now_ms, record.get("run_started_at"))
+    run_age = age_s(now_ms, record.run_started_at)
     stale = []
     for symbol, age in symbol_ages(record, now_ms).items():
         quiet = age if age is not None else run_age
@@ -105,7 +145,7 @@ def stale_symbols(record: Record, now_ms: int, settings: Settings) -> tuple[str,
 
 def derive_job(
     job_key: str,
-    record: Record | None,
+    record: JobRecord | None,
     *,
     desired: bool,
     now_ms: int,
@@ -113,84 +153,80 @@ def derive_job(
     desired_symbols: Sequence[str] = (),
 ) -> JobHealth:
     """The health of one job; an undesired job's state is ``undesired``."""
-    state, reason = classify(record, now_ms, settings)
-    if not desired:
-        state = UNDESIRED
-    base = JobHealth(job_key=job_key, exchange=job_key.split("#")[0], state=state, reason=reason)
+    health, reason = classify(record, now_ms, settings)
+    state: ShownState = health if desired else UNDESIRED
     if record is None:
-        return _replace(base, desired=desired, symbols=tuple(desired_symbols))
-    return _replace(base, desired=desired, **_record_fields(record, now_ms, settings))
+        exchange = job_key.split("#")[0]
+        return JobHealth(
+            job_key, exchange, state, reason, desired=desired, symbols=tuple(desired_symbols)
+        )
+    return _job_of_record(
+        JobHealth(job_key, record.heartbeat.exchange or job_key.split("#")[0], state, reason),
+        record,
+        desired=desired,
+        now_ms=now_ms,
+        settings=settings,
+    )
 
 
-def _record_fields(record: Record, now_ms: int, settings: Settings) -> dict[str, Any]:
-    return {
-        "exchange": str(record.get("exchange") or ""),
-        "heartbeat_state": record.get("state"),
-        "heartbeat_age_s": age_s(now_ms, record.get("sent_at")),
-        "worker_id": record.get("worker_id"),
-        "host": record.get("host"),
-        "pid": record.get("pid"),
-        "symbols": tuple(record.get("symbols") or ()),
-        "invalid_symbols": tuple(record.get("invalid_symbols") or ()),
-        "stale_symbols": stale_symbols(record, now_ms, settings),
-        "symbol_ages_s": symbol_ages(record, now_ms),
-        "ticks_total": int(record.get("ticks_total") or 0),
-        "ticks_per_s": float(record.get("ticks_per_s") or 0.0),
-        "last_tick_age_s": age_s(now_ms, record.get("last_tick_at")),
-        "reconnects": int(record.get("reconnects") or 0),
-        "consecutive_failures": int(record.get("consecutive_failures") or 0),
-        "last_error": record.get("last_error"),
-        "latency_p50_ms": record.get("latency_p50_ms"),
-        "latency_p99_ms": record.get("latency_p99_ms"),
-        "generation": int(record.get("generation") or 0),
-    }
+def _job_of_record(
+    base: JobHealth, record: JobRecord, *, desired: bool, now_ms: int, settings: Settings
+) -> JobHealth:
+    beat = record.heartbeat
+    return replace(
+        base,
+        **{name: getattr(beat, name) for name in AS_SENT},
+        desired=desired,
+        heartbeat_state=beat.state,
+        heartbeat_age_s=age_s(now_ms, beat.sent_at),
+        symbols=tuple(beat.symbols),
+        invalid_symbols=tuple(beat.invalid_symbols),
+        stale_symbols=stale_symbols(record, now_ms, settings),
+        symbol_ages_s=symbol_ages(record, now_ms),
+        last_tick_age_s=age_s(now_ms, beat.last_tick_at),
+    )
 
 
-def _replace(job: JobHealth, **changes: Any) -> JobHealth:
-    if not changes.get("exchange"):
-        changes["exchange"] = job.exchange
-    return JobHealth(**{**job.__dict__, **changes})
-
-
-def derive_worker(record: Record, now_ms: int, settings: Settings) -> WorkerHealth:
+def derive_worker(record: WorkerRecord, now_ms: int, settings: Settings) -> WorkerHealth:
     """A worker record as shown; alive when seen within the heartbeat limit."""
-    seen_age = age_s(now_ms, record.get("last_seen_at"))
+    seen_age = age_s(now_ms, record.last_seen_at)
     return WorkerHealth(
-        worker_id=str(record.get("worker_id")),
-        host=record.get("host"),
-        pid=record.get("pid"),
-        jobs=tuple(sorted(record.get("jobs") or ())),
-        last_seen_at=record.get("last_seen_at"),
+        **{**asdict(record), "jobs": tuple(sorted(record.jobs))},
         last_seen_age_s=seen_age,
         alive=seen_age is not None and seen_age <= heartbeat_limit_s(settings),
     )
 
 
-def derive_pass(kind: str, data: Record | None, now_ms: int, every_s: float) -> PassHealth:
+def derive_pass(
+    kind: PassKind, status: PassStatus | None, now_ms: int, every_s: float
+) -> PassHealth:
     """One beat pass; late when older than max(3 x interval, interval + 30 s)."""
-    if not data:
+    if status is None:
         return PassHealth(kind=kind, expected_every_s=every_s)
-    pass_age = age_s(now_ms, data.get("at"))
+    pass_age = age_s(now_ms, status.at)
     limit = max(BEAT_LATE_FACTOR * every_s, every_s + BEAT_LATE_SLACK_S)
     return PassHealth(
         kind=kind,
         expected_every_s=every_s,
-        at=data.get("at"),
+        at=status.at,
         age_s=pass_age,
-        duration_ms=data.get("duration_ms"),
-        outcome=data.get("outcome"),
-        error=data.get("error"),
-        jobs=data.get("jobs"),
-        enqueued=data.get("enqueued"),
-        skipped_rows=tuple(data.get("skipped_rows") or ()),
-        beat_id=data.get("beat_id"),
+        duration_ms=status.duration_ms,
+        outcome=status.outcome,
+        error=status.error,
+        jobs=status.jobs,
+        enqueued=status.enqueued,
+        skipped_rows=tuple(status.skipped_rows),
+        beat_id=status.beat_id,
         late=pass_age is None or pass_age > limit,
     )
 
 
-def derive_beat(passes: Mapping[str, Record], now_ms: int, settings: Settings) -> BeatHealth:
+def derive_beat(passes: Mapping[str, PassStatus], now_ms: int, settings: Settings) -> BeatHealth:
     """The beat's two pass kinds and, in words, what is wrong with them."""
-    every = {"reconcile": settings.reconcile_interval_s, "supervise": settings.supervise_interval_s}
+    every = {
+        PassKind.RECONCILE: settings.reconcile_interval_s,
+        PassKind.SUPERVISE: settings.supervise_interval_s,
+    }
     reconcile, supervise = (
         derive_pass(kind, passes.get(kind), now_ms, every_s) for kind, every_s in every.items()
     )
@@ -203,16 +239,16 @@ def _pass_problem(p: PassHealth) -> str:
         return f"no {p.kind} pass recorded"
     if p.late:
         return f"last {p.kind} pass {_secs(p.age_s)} ago (expected every {p.expected_every_s:g}s)"
-    if p.outcome != "ok":
+    if p.outcome != PassOutcome.OK:
         return f"last {p.kind} pass {p.outcome}: {p.error or 'no detail'}"
     return ""
 
 
 def derive_status(
     desired: Mapping[str, Sequence[str]],
-    records: Mapping[str, Record],
-    workers: Mapping[str, Record],
-    beat: Mapping[str, Record],
+    records: Mapping[str, JobRecord],
+    workers: Mapping[str, WorkerRecord],
+    beat: Mapping[str, PassStatus],
     *,
     now_ms: int,
     settings: Settings,

@@ -15,8 +15,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from service.errors import StoreError
-from service.health.model import JOB_STATES, JobHealth, PassHealth, Status
+from service.health.model import HealthState, JobHealth, PassHealth, Status
 from service.logs import get_logger
+
+log = get_logger(__name__)
 
 JOB_LABELS = ("job", "exchange")
 Family = GaugeMetricFamily | CounterMetricFamily
@@ -41,7 +43,7 @@ class HealthCollector(Collector):
         try:
             status = self._load()
         except StoreError as exc:
-            get_logger("service.health").warning("metrics: registry unreadable", error=str(exc))
+            log.warning("metrics: registry unreadable", error=str(exc))
             up.add_metric([], 0)
             yield up
             return
@@ -98,8 +100,8 @@ def _job_families() -> dict[str, Family]:
 
 def _add_job(families: dict[str, Family], job: JobHealth) -> None:
     labels = [job.job_key, job.exchange]
-    for name in JOB_STATES:
-        families["state"].add_metric([*labels, name], int(job.state == name))
+    for state in HealthState:
+        families["state"].add_metric([*labels, state], int(job.state == state))
     families["ticks"].add_metric(labels, job.ticks_total)
     families["reconnects"].add_metric(labels, job.reconnects)
     families["symbols"].add_metric(labels, len(job.symbols))

@@ -7,27 +7,58 @@ Ages are seconds (float), instants UTC epoch milliseconds (int).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, Final, Literal
 
-UP = "up"
-STALE = "stale"
-DOWN = "down"
-FAILED = "failed"
-JOB_STATES = (UP, STALE, DOWN, FAILED)
+from service.beat.status import PassKind, PassOutcome
+from service.health.records import WorkerRecord
+from workers.states import JobState
+
+
+class HealthState(StrEnum):
+    """The derived health of a desired job (``service.health.derive.classify``).
+
+    Every member is counted (``Status.counts``), stored in ``health_states``
+    and exported as a metric label; ``STALE`` and ``FAILED`` are the job's own
+    ``JobState`` verdicts carried over (``derive.HEALTH_OF_REPORTED``).
+    """
+
+    UP = "up"
+    STALE = "stale"
+    DOWN = "down"
+    FAILED = "failed"
+
+    @classmethod
+    def stored(cls, raw: str | None) -> HealthState | None:
+        """The state stored as ``raw`` in ``health_states``; None if absent or unknown."""
+        try:
+            return cls(raw) if raw is not None else None
+        except ValueError:  # written by a newer or older version: no memory of it
+            return None
+
+
 # A heartbeat of a job the beat no longer wants: shown apart, never counted.
-UNDESIRED = "undesired"
+# Not a HealthState: it is no verdict on a job but the absence of a question
+# (nobody wants the job), so it is never counted, stored or alerted on.
+UNDESIRED: Final = "undesired"
+ShownState = HealthState | Literal["undesired"]
 
 
 @dataclass(frozen=True)
 class JobHealth:
-    """One job key's derived health; ``reason`` says why it is not up (empty when up)."""
+    """One job key's derived health; ``reason`` says why it is not up (empty when up).
+
+    ``last_error`` stands next to ``reason``: together they are the why that
+    ``status`` shows in one column.
+    """
 
     job_key: str
     exchange: str
-    state: str
+    state: ShownState
     reason: str = ""
+    last_error: str | None = None
     desired: bool = True
-    heartbeat_state: str | None = None
+    heartbeat_state: JobState | None = None
     heartbeat_age_s: float | None = None
     worker_id: str | None = None
     host: str | None = None
@@ -41,21 +72,15 @@ class JobHealth:
     last_tick_age_s: float | None = None
     reconnects: int = 0
     consecutive_failures: int = 0
-    last_error: str | None = None
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     generation: int = 0
 
 
 @dataclass(frozen=True)
-class WorkerHealth:
-    """A worker process as last seen in a heartbeat; ``alive`` if seen recently."""
+class WorkerHealth(WorkerRecord):
+    """A worker's stored record as shown: ``alive`` if it was seen recently."""
 
-    worker_id: str
-    host: str | None
-    pid: int | None
-    jobs: tuple[str, ...]
-    last_seen_at: int | None
     last_seen_age_s: float | None
     alive: bool
 
@@ -64,12 +89,12 @@ class WorkerHealth:
 class PassHealth:
     """The beat's last pass of one kind (``reconcile`` or ``supervise``)."""
 
-    kind: str
+    kind: PassKind
     expected_every_s: float
     at: int | None = None
     age_s: float | None = None
     duration_ms: float | None = None
-    outcome: str | None = None
+    outcome: PassOutcome | None = None
     error: str | None = None
     jobs: int | None = None
     enqueued: int | None = None
@@ -79,7 +104,7 @@ class PassHealth:
 
     @property
     def ok(self) -> bool:
-        return self.at is not None and self.outcome == "ok" and not self.late
+        return self.at is not None and self.outcome == PassOutcome.OK and not self.late
 
 
 @dataclass(frozen=True)
@@ -111,11 +136,11 @@ class Status:
 
     @property
     def healthy(self) -> bool:
-        return bool(self.jobs) and all(job.state == UP for job in self.jobs)
+        return bool(self.jobs) and all(job.state == HealthState.UP for job in self.jobs)
 
     def counts(self) -> dict[str, int]:
         """Desired jobs by state, every state present (zero when none)."""
-        counts = dict.fromkeys(JOB_STATES, 0)
+        counts: dict[str, int] = dict.fromkeys(HealthState, 0)
         for job in self.jobs:
             counts[job.state] = counts.get(job.state, 0) + 1
         return counts
@@ -126,6 +151,6 @@ class Status:
         data["healthy"] = self.healthy
         data["counts"] = self.counts()
         data["beat"]["ok"] = self.beat.ok
-        for kind in ("reconcile", "supervise"):
+        for kind in PassKind:
             data["beat"][kind]["ok"] = getattr(self.beat, kind).ok
         return data

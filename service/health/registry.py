@@ -3,7 +3,7 @@
 ``health_jobs``    job key -> latest heartbeat JSON, plus ``run_started_at`` and
                    ``recorded_at`` (ms) that the registry adds.
 ``health_workers`` worker id -> {worker_id, host, pid, jobs, last_seen_at}.
-``health_states``  job key -> last derived state (up|stale|down|failed), the
+``health_states``  job key -> last derived ``HealthState`` (up|stale|down|failed), the
                    memory behind transition alerts; only desired jobs have one.
 
 ``record_heartbeat`` reads, plans (a pure function) and writes in one
@@ -22,72 +22,69 @@ from redis.client import Pipeline
 
 from service.errors import StoreError, ValidationError
 from service.health.alerts import Transition, log_transition
-from service.health.codec import dumps, loads, text
-from service.health.codec import now_ms as clock_ms
+from service.health.codec import decode, dumps
 from service.health.derive import classify
+from service.health.model import HealthState
+from service.health.records import JobRecord, WorkerRecord
 from service.keys import Keys
 from service.settings import Settings
-from workers.heartbeat import STATES
-
-Record = dict[str, Any]
+from workers.clock import now_ms as clock_ms
+from workers.heartbeat import Heartbeat, HeartbeatError
+from workers.redis_text import text
+from workers.states import JobState
 
 
 @dataclass(frozen=True)
 class HeartbeatPlan:
     """What one heartbeat changes; ``state`` None means the job is not desired."""
 
-    job_record: Record | None
-    workers: dict[str, Record] = field(default_factory=dict)
-    old_state: str | None = None
-    state: str | None = None
+    job_record: JobRecord | None
+    workers: dict[str, WorkerRecord] = field(default_factory=dict)
+    old_state: HealthState | None = None
+    state: HealthState | None = None
     reason: str = ""
 
 
-def validate_heartbeat(heartbeat: Mapping[str, Any]) -> Record:
-    """The heartbeat as a plain dict; raises ValidationError when it cannot be used."""
-    for name in ("job_key", "worker_id"):
-        if not isinstance(heartbeat.get(name), str) or not heartbeat[name]:
-            raise ValidationError(f"heartbeat without {name}: {dict(heartbeat)!r:.200}")
-    sent_at = heartbeat.get("sent_at")
-    if not isinstance(sent_at, int) or isinstance(sent_at, bool):
-        raise ValidationError(f"heartbeat of {heartbeat['job_key']} without sent_at (ms)")
-    if heartbeat.get("state") not in STATES:
-        raise ValidationError(f"heartbeat of {heartbeat['job_key']}: bad state")
-    return dict(heartbeat)
+def decode_heartbeat(data: Mapping[str, Any]) -> Heartbeat:
+    """The heartbeat in ``data``; raises ValidationError when it cannot be used."""
+    try:
+        return Heartbeat.from_dict(data)
+    except HeartbeatError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 def plan_heartbeat(
-    heartbeat: Record,
+    heartbeat: Heartbeat,
     *,
-    prev_job: Record | None,
-    workers: Mapping[str, Record],
-    old_state: str | None,
+    prev_job: JobRecord | None,
+    workers: Mapping[str, WorkerRecord],
+    old_state: HealthState | None,
     desired: bool,
     now_ms: int,
     settings: Settings,
 ) -> HeartbeatPlan:
-    """Pure: the registry writes for one validated heartbeat.
+    """Pure: the registry writes for one heartbeat.
 
     ``workers`` holds the stored records of the sending worker and of the
     job's previous holder. A heartbeat older than the stored one of the same
     worker is ignored (queues may reorder); a ``stopped`` heartbeat from a
     worker that no longer holds the job only updates that worker's record.
     """
-    job_key, worker_id = heartbeat["job_key"], heartbeat["worker_id"]
-    prev_worker = prev_job.get("worker_id") if prev_job else None
-    prev_sent_at = int((prev_job or {}).get("sent_at") or 0)
-    if prev_job and prev_worker == worker_id and heartbeat["sent_at"] < prev_sent_at:
+    prev = prev_job.heartbeat if prev_job is not None else None
+    same_worker = prev is not None and prev.worker_id == heartbeat.worker_id
+    if same_worker and prev is not None and heartbeat.sent_at < prev.sent_at:
         return HeartbeatPlan(job_record=None, old_state=old_state, state=old_state)
-    handed_over = prev_job is not None and prev_worker != worker_id
-    still_held_elsewhere = handed_over and (prev_job or {}).get("state") != "stopped"
+    held_elsewhere = prev is not None and not same_worker and prev.state != JobState.STOPPED
     job_record = None
-    if not (heartbeat["state"] == "stopped" and still_held_elsewhere):
-        job_record = {**heartbeat, "run_started_at": _run_started_at(heartbeat, prev_job)}
-        job_record["recorded_at"] = now_ms
-    held = heartbeat["state"] != "stopped"
-    changed = {worker_id: _worker_record(heartbeat, workers.get(worker_id), held=held)}
-    if job_record is not None and isinstance(prev_worker, str) and prev_worker in workers:
-        changed[prev_worker] = _without_job(workers[prev_worker], job_key)
+    if not (heartbeat.state == JobState.STOPPED and held_elsewhere):
+        job_record = JobRecord(heartbeat, _run_started_at(heartbeat, prev_job), now_ms)
+    held = heartbeat.state != JobState.STOPPED
+    changed = {heartbeat.worker_id: _worker_record(heartbeat, workers, held=held)}
+    # A job handed over leaves its previous holder's record. When the sender
+    # held it already, its record is the one just built, not the stored one.
+    handed_from = workers.get(prev.worker_id) if prev is not None and not same_worker else None
+    if job_record is not None and handed_from is not None:
+        changed[handed_from.worker_id] = handed_from.without_job(heartbeat.job_key)
     state, reason = classify(job_record or prev_job, now_ms, settings)
     return HeartbeatPlan(
         job_record=job_record,
@@ -98,38 +95,37 @@ def plan_heartbeat(
     )
 
 
-def _run_started_at(heartbeat: Record, prev_job: Record | None) -> int:
+def _run_started_at(heartbeat: Heartbeat, prev_job: JobRecord | None) -> int:
     # The same run keeps its start; a new worker, pid or a fresh start begins anew.
+    if prev_job is None:
+        return heartbeat.sent_at
+    prev = prev_job.heartbeat
     same_run = (
-        prev_job is not None
-        and prev_job.get("worker_id") == heartbeat["worker_id"]
-        and prev_job.get("pid") == heartbeat.get("pid")
-        and prev_job.get("state") not in ("stopped", "failed")
-        and not (heartbeat["state"] == "starting" and prev_job.get("state") != "starting")
+        prev.worker_id == heartbeat.worker_id
+        and prev.pid == heartbeat.pid
+        and prev.state not in (JobState.STOPPED, JobState.FAILED)
+        and not (heartbeat.state == JobState.STARTING and prev.state != JobState.STARTING)
     )
-    if same_run and isinstance((prev_job or {}).get("run_started_at"), int):
-        return int((prev_job or {})["run_started_at"])
-    return int(heartbeat["sent_at"])
+    return prev_job.run_started_at if same_run else heartbeat.sent_at
 
 
-def _worker_record(heartbeat: Record, stored: Record | None, *, held: bool) -> Record:
-    jobs = set((stored or {}).get("jobs") or ())
+def _worker_record(
+    heartbeat: Heartbeat, workers: Mapping[str, WorkerRecord], *, held: bool
+) -> WorkerRecord:
+    stored = workers.get(heartbeat.worker_id)
+    jobs = set(stored.jobs) if stored is not None else set()
     if held:
-        jobs.add(heartbeat["job_key"])
+        jobs.add(heartbeat.job_key)
     else:
-        jobs.discard(heartbeat["job_key"])
-    last_seen = max(heartbeat["sent_at"], int((stored or {}).get("last_seen_at") or 0))
-    return {
-        "worker_id": heartbeat["worker_id"],
-        "host": heartbeat.get("host"),
-        "pid": heartbeat.get("pid"),
-        "jobs": sorted(jobs),
-        "last_seen_at": last_seen,
-    }
-
-
-def _without_job(stored: Record, job_key: str) -> Record:
-    return {**stored, "jobs": sorted(set(stored.get("jobs") or ()) - {job_key})}
+        jobs.discard(heartbeat.job_key)
+    last_seen = max(heartbeat.sent_at, stored.last_seen_at if stored is not None else 0)
+    return WorkerRecord(
+        worker_id=heartbeat.worker_id,
+        host=heartbeat.host,
+        pid=heartbeat.pid,
+        jobs=tuple(sorted(jobs)),
+        last_seen_at=last_seen,
+    )
 
 
 def record_heartbeat(
@@ -139,14 +135,15 @@ def record_heartbeat(
     *,
     settings: Settings,
     now_ms: int | None = None,
-) -> str | None:
+) -> HealthState | None:
     """Store one heartbeat (latest per job, per-worker record) and alert on a transition.
 
-    Returns the job's derived state, or None when the job is not desired.
-    Raises ValidationError for a malformed heartbeat (retrying cannot help)
-    and StoreError when Redis fails.
+    ``heartbeat`` is a ``Heartbeat.to_dict()`` as the queue delivers it: it is
+    decoded here, once. Returns the job's derived state, or None when the job
+    is not desired. Raises ValidationError for a malformed heartbeat (retrying
+    cannot help) and StoreError when Redis fails.
     """
-    record = validate_heartbeat(heartbeat)
+    beat = decode_heartbeat(heartbeat)
     now = now_ms if now_ms is not None else clock_ms()
     watched = (keys.health_jobs(), keys.health_workers(), keys.health_states())
 
@@ -154,33 +151,37 @@ def record_heartbeat(
 
     def apply(pipe: Pipeline) -> None:
         # Runs again from the top when a watched hash changed before EXEC.
-        plans.append(_read_and_plan(pipe, keys, record, now, settings))
+        plans.append(_read_and_plan(pipe, keys, beat, now, settings))
         pipe.multi()
-        _write_plan(pipe, keys, record["job_key"], plans[-1])
+        _write_plan(pipe, keys, beat.job_key, plans[-1])
 
     try:
         client.transaction(apply, *watched)
     except redis.RedisError as exc:
-        raise StoreError(f"recording heartbeat of {record['job_key']}: {exc}") from exc
+        raise StoreError(f"recording heartbeat of {beat.job_key}: {exc}") from exc
     plan = plans[-1]
     if plan.state is not None and plan.state != plan.old_state:
-        log_transition(Transition(record["job_key"], plan.old_state, plan.state, plan.reason))
+        log_transition(Transition(beat.job_key, plan.old_state, plan.state, plan.reason))
     return plan.state
 
 
 def _read_and_plan(
-    pipe: Pipeline, keys: Keys, record: Record, now: int, settings: Settings
+    pipe: Pipeline, keys: Keys, heartbeat: Heartbeat, now: int, settings: Settings
 ) -> HeartbeatPlan:
     # After WATCH the pipeline runs each command at once: these are plain reads.
-    job_key, worker_id = record["job_key"], record["worker_id"]
-    prev_job = loads(pipe.hget(keys.health_jobs(), job_key))
-    worker_ids = {worker_id, (prev_job or {}).get("worker_id") or worker_id}
-    workers = {w: r for w in worker_ids if (r := loads(pipe.hget(keys.health_workers(), w)))}
+    job_key, worker_id = heartbeat.job_key, heartbeat.worker_id
+    prev_job = decode(pipe.hget(keys.health_jobs(), job_key), JobRecord.from_dict)
+    worker_ids = {worker_id, prev_job.heartbeat.worker_id if prev_job else worker_id}
+    workers = {
+        w: r
+        for w in worker_ids
+        if (r := decode(pipe.hget(keys.health_workers(), w), WorkerRecord.from_dict))
+    }
     return plan_heartbeat(
-        record,
+        heartbeat,
         prev_job=prev_job,
         workers=workers,
-        old_state=text(pipe.hget(keys.health_states(), job_key)),
+        old_state=HealthState.stored(text(pipe.hget(keys.health_states(), job_key))),
         desired=bool(pipe.hexists(keys.desired(), job_key)),
         now_ms=now,
         settings=settings,
@@ -189,9 +190,9 @@ def _read_and_plan(
 
 def _write_plan(pipe: Pipeline, keys: Keys, job_key: str, plan: HeartbeatPlan) -> None:
     if plan.job_record is not None:
-        pipe.hset(keys.health_jobs(), job_key, dumps(plan.job_record))
+        pipe.hset(keys.health_jobs(), job_key, dumps(plan.job_record.to_dict()))
     for worker_id, worker in plan.workers.items():
-        pipe.hset(keys.health_workers(), worker_id, dumps(worker))
+        pipe.hset(keys.health_workers(), worker_id, dumps(worker.to_dict()))
     if plan.state is None:
         pipe.hdel(keys.health_states(), job_key)
     elif plan.state != plan.old_state:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from service.health.model import JobHealth, PassHealth, Status, WorkerHealth
+from service.beat.status import PassKind
+from service.health.model import HealthState, JobHealth, PassHealth, Status, WorkerHealth
 
 HEADER = (
     "JOB",
@@ -55,7 +56,7 @@ def _job_row(job: JobHealth) -> tuple[str, ...]:
         detail = f"{job.reason}; last error: {job.last_error}"
     return (
         job.job_key,
-        job.state.upper() if job.state != "up" else job.state,
+        job.state.upper() if job.state != HealthState.UP else job.state,
         symbols,
         f"{job.ticks_per_s:.1f}" if heard else "-",
         format_age(job.last_tick_age_s),
@@ -108,7 +109,7 @@ def _pass_text(p: PassHealth) -> str:
     if p.at is None:
         return f"{p.kind} never"
     took = f"{p.duration_ms:.0f}ms" if p.duration_ms is not None else "?"
-    counts = f", {p.jobs} jobs, {p.enqueued} enqueued" if p.kind == "reconcile" else ""
+    counts = f", {p.jobs} jobs, {p.enqueued} enqueued" if p.kind == PassKind.RECONCILE else ""
     return f"{p.kind} {format_age(p.age_s)} ago in {took} {p.outcome}{counts}"
 
 

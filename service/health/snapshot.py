@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import redis
 
+from service.beat.status import PassStatus
 from service.errors import StoreError
-from service.health.codec import loads, now_ms, text
+from service.health.codec import decode, loads
 from service.health.derive import derive_status
 from service.health.model import Status
+from service.health.records import JobRecord, WorkerRecord
 from service.keys import Keys
 from service.settings import Settings
+from workers.clock import now_ms
+from workers.redis_text import text
 
-Record = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -22,15 +28,18 @@ class Snapshot:
     """Everything health is derived from, as stored at one instant.
 
     ``jobs_raw``/``workers_raw`` keep the exact stored bytes so a writer can
-    change a field only if nobody rewrote it since (compare-and-set).
+    change a field only if nobody rewrote it since (compare-and-set); a value
+    that does not decode is in them but not in ``jobs``/``workers``.
+    ``states`` holds the ``health_states`` values as stored text, for the same
+    compare-and-set.
     """
 
     desired: dict[str, tuple[str, ...]]
-    jobs: dict[str, Record]
+    jobs: dict[str, JobRecord]
     jobs_raw: dict[str, bytes]
-    workers: dict[str, Record]
+    workers: dict[str, WorkerRecord]
     workers_raw: dict[str, bytes]
-    beat: dict[str, Record]
+    beat: dict[str, PassStatus]
     states: dict[str, str]
 
 
@@ -53,12 +62,16 @@ def load_snapshot(client: redis.Redis, keys: Keys) -> Snapshot:
     workers_raw = _by_name(workers)
     return Snapshot(
         desired={name: _symbols(raw) for name, raw in _by_name(desired).items()},
-        jobs=_decoded(jobs_raw),
+        jobs=_decoded(jobs_raw, JobRecord.from_dict),
         jobs_raw=jobs_raw,
-        workers=_decoded(workers_raw),
+        workers=_decoded(workers_raw, WorkerRecord.from_dict),
         workers_raw=workers_raw,
-        beat=_decoded(_by_name(beat)),
-        states={name: str(text(raw)) for name, raw in _by_name(states).items()},
+        beat={
+            kind: status
+            for kind, raw in _by_name(beat).items()
+            if (status := decode(raw, partial(PassStatus.from_dict, kind)))
+        },
+        states={name: text(raw) for name, raw in _by_name(states).items()},
     )
 
 
@@ -78,11 +91,12 @@ def load_status(
 
 
 def _by_name(mapping: dict[Any, Any]) -> dict[str, Any]:
-    return {str(text(name)): value for name, value in mapping.items()}
+    return {text(name): value for name, value in mapping.items()}
 
 
-def _decoded(raw: dict[str, bytes]) -> dict[str, Record]:
-    return {name: value for name, data in raw.items() if (value := loads(data)) is not None}
+def _decoded(raw: dict[str, bytes], parse: Callable[[Mapping[str, Any]], T]) -> dict[str, T]:
+    # A value that does not decode is left out: one bad value is never fatal.
+    return {name: value for name, data in raw.items() if (value := decode(data, parse)) is not None}
 
 
 def _symbols(raw: bytes) -> tuple[str, ...]:

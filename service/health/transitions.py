@@ -16,11 +16,12 @@ from redis.commands.core import Script
 
 from service.errors import StoreError
 from service.health.alerts import Transition, log_transition
-from service.health.codec import now_ms
 from service.health.derive import age_s, classify, heartbeat_limit_s
+from service.health.model import HealthState
 from service.health.snapshot import Snapshot, load_snapshot
 from service.keys import Keys
 from service.settings import Settings
+from workers.clock import now_ms
 
 # Records of undesired jobs and of workers not heard from for this long are removed.
 FORGET_AFTER_S = 600.0
@@ -67,7 +68,8 @@ def check_transitions(
         for job_key in sorted(snap.desired):
             state, reason = classify(snap.jobs.get(job_key), at, settings)
             if state != snap.states.get(job_key) and _swap(swap, keys, snap, job_key, state):
-                won.append(Transition(job_key, snap.states.get(job_key), state, reason))
+                old = HealthState.stored(snap.states.get(job_key))
+                won.append(Transition(job_key, old, state, reason))
         for job_key in sorted(set(snap.states) - set(snap.desired)):
             _swap(swap, keys, snap, job_key, "")
         _forget_silent(client, keys, snap, at, settings)
@@ -88,11 +90,14 @@ def _forget_silent(
 ) -> None:
     limit = max(FORGET_AFTER_S, 2 * heartbeat_limit_s(settings))
     delete = client.register_script(_DELETE_IF_UNCHANGED)
-    for job_key, record in snap.jobs.items():
-        silent = age_s(at, record.get("sent_at"))
+    # A value that does not decode has no age: it is silent, and goes too.
+    for job_key, raw in snap.jobs_raw.items():
+        job = snap.jobs.get(job_key)
+        silent = age_s(at, job.heartbeat.sent_at if job else None)
         if job_key not in snap.desired and (silent is None or silent > limit):
-            delete(keys=[keys.health_jobs()], args=[job_key, snap.jobs_raw[job_key]])
-    for worker_id, record in snap.workers.items():
-        silent = age_s(at, record.get("last_seen_at"))
+            delete(keys=[keys.health_jobs()], args=[job_key, raw])
+    for worker_id, raw in snap.workers_raw.items():
+        worker = snap.workers.get(worker_id)
+        silent = age_s(at, worker.last_seen_at if worker else None)
         if silent is None or silent > limit:
-            delete(keys=[keys.health_workers()], args=[worker_id, snap.workers_raw[worker_id]])
+            delete(keys=[keys.health_workers()], args=[worker_id, raw])

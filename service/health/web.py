@@ -40,6 +40,8 @@ READER = web.AppKey("reader", TickReader)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+log = get_logger(__name__)
+
 
 def create_app(
     settings: Settings, *, client: redis.Redis | None = None, check_transitions_every: bool = True
@@ -74,10 +76,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, exc.reason, headers=headers)
     except StoreError as exc:
-        get_logger("service.web").warning("redis unavailable", path=request.path, error=str(exc))
+        log.warning("redis unavailable", path=request.path, error=str(exc))
         return error_response(503, "the Redis store does not answer")
     except Exception:
-        get_logger("service.web").exception("request failed", path=request.path)
+        log.exception("request failed", path=request.path)
         return error_response(500, "internal error")
 
 
@@ -138,7 +140,7 @@ async def _transition_checks(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _check_forever(app: web.Application) -> None:
-    settings, keys, log = app[SETTINGS], Keys(app[SETTINGS].key_prefix), get_logger("service.web")
+    settings, keys = app[SETTINGS], Keys(app[SETTINGS].key_prefix)
     failing = False
     while True:
         await asyncio.sleep(settings.supervise_interval_s)
@@ -159,7 +161,6 @@ async def _close_client(app: web.Application) -> None:
 
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Run the web process until SIGTERM or SIGINT, then shut down cleanly."""
-    log = get_logger("service.web")
 
     async def announce(_app: web.Application) -> None:
         log.info("web listening", host=host, port=port)
