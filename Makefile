@@ -23,7 +23,11 @@ lint: $(STAMP)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when the project's metadata changed (the install is editable).
-$(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# The locks as constraints: every install path gets the versions CI tested.
+LOCKS := docker/requirements.lock docker/requirements-dev.lock
+
+# Reinstall only when the project's metadata or a lock changed (the install is editable).
+$(STAMP): pyproject.toml $(LOCKS) | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" \
+		$(foreach lock,$(LOCKS),--constraint $(lock))
 	touch $@

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -44,6 +44,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TICKER_DAEMON_EXCHANGES": ("", "optional comma-separated allow-list of exchange names"),
     "SHARD_SIZE": ("200", "most symbols per streaming job; larger exchanges are sharded"),
     "PORT": ("8000", "port of the web process (/healthz, /metrics, /tickers)"),
+    "WEB_TOKEN": ("", "optional bearer token for /tickers and /metrics (/healthz stays open)"),
 }
 
 
@@ -66,6 +67,8 @@ class Settings:
     daemon_exchanges: frozenset[str] | None = None
     shard_size: int = 200
     port: int = 8000
+    # A secret: kept out of repr() so printing or logging the settings never shows it.
+    web_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +92,7 @@ class Settings:
             daemon_exchanges=reader.name_set("TICKER_DAEMON_EXCHANGES"),
             shard_size=reader.positive_int("SHARD_SIZE"),
             port=reader.port("PORT"),
+            web_token=reader.text("WEB_TOKEN") or None,
         )
         if settings.lease_ttl_s < 1:
             raise ConfigError(f"LEASE_TTL_S={settings.lease_ttl_s}: expected at least 1 second")

@@ -17,13 +17,13 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from dramatiq.cli import make_argument_parser
+from packaging.requirements import Requirement
 
 from service.cli import build_parser
 from service.simulator.params import ccxt_params
@@ -33,6 +33,7 @@ PROCFILE = ROOT / "Procfile"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 LOCKFILE = ROOT / "docker" / "requirements.lock"
+DEV_LOCKFILE = ROOT / "docker" / "requirements-dev.lock"
 PROCESS_TYPES = {"release", "web", "worker", "health", "beat"}
 APP_SERVICES = {"migrate", "worker", "health-worker", "beat", "web"}
 DEMO_SERVICES = {"sim-binance", "sim-okx", "seed"}
@@ -339,35 +340,61 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def lock_pins() -> dict[str, str]:
-    pins = {}
-    for line in LOCKFILE.read_text().splitlines():
+def lock_pins(lockfile: Path = LOCKFILE) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in lockfile.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, sep, version = line.partition("==")
-            assert sep, f"not pinned with ==: {line!r}"
+            assert sep, f"{lockfile.name}: not pinned with ==: {line!r}"
+            assert canonical(name) not in pins, f"{lockfile.name}: {name} pinned twice"
             pins[canonical(name)] = version.strip()
     return pins
 
 
-def test_lock_pins_every_runtime_dependency_and_no_dev_tool() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {
-        canonical(re.split(r"[\s<>=!~;\[]", dep, maxsplit=1)[0]) for dep in project["dependencies"]
+def declared(requirements: list[str]) -> dict[str, Requirement]:
+    return {canonical(req.name): req for req in map(Requirement, requirements)}
+
+
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+@pytest.mark.parametrize(
+    ("lockfile", "requirements"),
+    [
+        (LOCKFILE, PROJECT["dependencies"]),
+        (DEV_LOCKFILE, PROJECT["optional-dependencies"]["dev"]),
+    ],
+    ids=["runtime", "dev"],
+)
+def test_lock_pins_every_declared_dependency_inside_its_range(
+    lockfile: Path, requirements: list[str]
+) -> None:
+    # Checked against pyproject.toml, not against what happens to be installed: a
+    # release elsewhere can never turn this red, only an edit of ours can.
+    pins = lock_pins(lockfile)
+    missing = set(declared(requirements)) - set(pins)
+    assert not missing, f"regenerate {lockfile.name} (see its header): {missing}"
+    outside = {
+        name: (pins[name], str(req.specifier))
+        for name, req in declared(requirements).items()
+        if not req.specifier.contains(pins[name], prereleases=True)
     }
-    pins = lock_pins()
-    missing = declared - set(pins)
-    assert not missing, f"regenerate docker/requirements.lock (see its header): {missing}"
-    assert not DEV_TOOLS & set(pins)
-    assert "ticker-service" not in pins
+    assert not outside, f"{lockfile.name} pins versions pyproject.toml excludes: {outside}"
 
 
-def test_lock_pins_the_versions_the_tests_run_with() -> None:
-    differ = {}
-    for name, version in lock_pins().items():
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            installed = "not installed"
-        if installed != version:
-            differ[name] = (version, installed)
-    assert not differ, f"lock vs installed (regenerate the lock or reinstall): {differ}"
+def test_runtime_lock_has_no_dev_tool_and_the_locks_do_not_overlap() -> None:
+    runtime, dev = lock_pins(LOCKFILE), lock_pins(DEV_LOCKFILE)
+    assert not DEV_TOOLS & set(runtime)
+    assert "ticker-service" not in runtime and "ticker-service" not in dev
+    assert not set(runtime) & set(dev), "a package pinned in both locks"
+
+
+def test_every_install_path_installs_with_the_locks() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    ci_run = (ROOT / ".ci" / "run").read_text()
+    for lock in ("docker/requirements.lock", "docker/requirements-dev.lock"):
+        assert lock in makefile, f"Makefile does not install with {lock}"
+        assert f"--constraint {lock}" in ci_run, f".ci/run does not install with {lock}"
+    assert "--constraint $(lock)" in makefile
+    runs = " ".join(args for word, args in dockerfile_instructions() if word == "RUN")
+    assert "--requirement /tmp/requirements.lock" in runs

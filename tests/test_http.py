@@ -46,9 +46,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(redis_url: str, prefix: str) -> tuple[str, subprocess.Popen[bytes]]:
+def start_server(
+    redis_url: str, prefix: str, **more_env: str
+) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "TICKER_KEY_PREFIX": prefix, "LOG_LEVEL": "INFO"}
+    env.update(more_env)
     command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
     proc = subprocess.Popen(
         [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -57,8 +60,10 @@ def start_server(redis_url: str, prefix: str) -> tuple[str, subprocess.Popen[byt
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            urllib.request.urlopen(f"{url}/tickers", timeout=2).close()
+            urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
             return url, proc
+        except urllib.error.HTTPError:
+            return url, proc  # any HTTP answer (503: nothing desired yet) means it listens
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     stop(proc)
@@ -92,10 +97,11 @@ def server(redis_url: str) -> Iterator[Server]:
         client.close()
 
 
-def get(url: str) -> tuple[int, str, str]:
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
     """(status, content type, body) of a GET; HTTP errors are answers too."""
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.headers["Content-Type"], response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers["Content-Type"], exc.read().decode()
@@ -234,3 +240,72 @@ def test_a_redis_that_does_not_answer_makes_healthz_503_and_metrics_say_so() -> 
     app = create_app(settings, check_transitions_every=False)
     status, body = asyncio.run(_fetch(app, "/metrics"))
     assert status == 200 and "ticker_registry_up 0.0" in body
+
+
+# ---------------------------------------------------------------- WEB_TOKEN
+
+WEB_TOKEN = "tok-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def private_server(redis_url: str) -> Iterator[Server]:
+    """A server started with WEB_TOKEN set; its stderr is read after it stops."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}"
+    client = redis.Redis.from_url(redis_url)
+    url, proc = start_server(redis_url, prefix, WEB_TOKEN=WEB_TOKEN, LOG_LEVEL="DEBUG")
+    try:
+        yield Server(url=url, keys=Keys(prefix), client=client, proc=proc)
+    finally:
+        stop(proc)
+        client.close()
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/tickers", "/tickers/binance", "/tickers/a/B-C"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", f"Basic {WEB_TOKEN}", f"Bearer {WEB_TOKEN}x"]
+)
+def test_with_web_token_private_routes_answer_401_without_the_right_bearer_token(
+    private_server: Server, path: str, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    try:
+        urllib.request.urlopen(
+            urllib.request.Request(private_server.url + path, headers=headers), timeout=10
+        )
+        pytest.fail(f"{path} answered without the right token")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
+        assert exc.headers["WWW-Authenticate"].startswith("Bearer")
+        assert json.loads(exc.read()) == {
+            "error": "a bearer token is required (WEB_TOKEN)",
+            "status": 401,
+        }
+
+
+def test_with_web_token_the_right_token_opens_metrics_and_tickers(private_server: Server) -> None:
+    bearer = {"Authorization": f"Bearer {WEB_TOKEN}"}
+    status, content_type, body = get(private_server.url + "/metrics", bearer)
+    assert (status, content_type.split(";")[0]) == (200, "text/plain")
+    assert "ticker_jobs" in body
+    status, _, body = get(private_server.url + "/tickers", bearer)
+    assert (status, json.loads(body)) == (200, {"exchanges": []})
+    status, _, _ = get(private_server.url + "/tickers/nowhere", bearer)
+    assert status == 404  # past the token check: the usual answer
+
+
+def test_with_web_token_healthz_stays_open_for_the_platform_probe(private_server: Server) -> None:
+    status, body = get_json(private_server.url + "/healthz")
+    assert status == 503  # nothing desired: unhealthy, but answered, not 401
+    assert body["healthy"] is False
+
+
+def test_the_web_token_never_reaches_the_log(redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex[:12]}"
+    url, proc = start_server(redis_url, prefix, WEB_TOKEN=WEB_TOKEN, LOG_LEVEL="DEBUG")
+    for authorization in (f"Bearer {WEB_TOKEN}", f"Bearer {WEB_TOKEN}-guess"):
+        get(url + "/metrics", {"Authorization": authorization})
+    stop(proc)
+    log = proc.stderr.read().decode() if proc.stderr else ""
+    assert "web listening" in log  # the log was captured at all
+    assert WEB_TOKEN not in log
+    assert WEB_TOKEN not in repr(Settings.from_env({"WEB_TOKEN": WEB_TOKEN}))

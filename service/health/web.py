@@ -8,6 +8,9 @@ Routes:
   GET /tickers/{exchange}/{symbol}  one tick; BTC%2FUSDT, BTC/USDT and BTC-USDT all work
 
 Every error is JSON (``{"error": ..., "status": ...}``), never a traceback.
+With ``WEB_TOKEN`` set, every route but ``/healthz`` (the platform's probe)
+wants ``Authorization: Bearer <token>`` and answers 401 without it; Prometheus
+scrape configs send one with ``authorization: {credentials: ...}``.
 Redis calls are blocking (redis-py's sync client, thread-safe) and run in
 threads so one slow answer never stalls the event loop. The process also runs
 ``check_transitions`` every SUPERVISE_INTERVAL_S, so a job that goes silent
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import redis
 from aiohttp import web
@@ -39,6 +44,9 @@ CLIENT = web.AppKey("client", redis.Redis)
 READER = web.AppKey("reader", TickReader)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Headers of an HTTP error that its JSON answer keeps.
+KEPT_HEADERS = ("Allow", "WWW-Authenticate")
+OPEN_PATHS = frozenset({"/healthz"})
 
 log = get_logger(__name__)
 
@@ -47,7 +55,7 @@ def create_app(
     settings: Settings, *, client: redis.Redis | None = None, check_transitions_every: bool = True
 ) -> web.Application:
     """The aiohttp application; it closes ``client`` (default: one from the settings) on cleanup."""
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[json_errors, bearer_token(settings.web_token)])
     keys = Keys(settings.key_prefix)
     redis_client = client if client is not None else sync_client(settings.redis_url)
     app[SETTINGS] = settings
@@ -73,14 +81,34 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return error_response(exc.status, exc.reason, headers=headers)
+        kept = {name: exc.headers[name] for name in KEPT_HEADERS if name in exc.headers}
+        return error_response(exc.status, exc.reason, headers=kept or None)
     except StoreError as exc:
         log.warning("redis unavailable", path=request.path, error=str(exc))
         return error_response(503, "the Redis store does not answer")
     except Exception:
         log.exception("request failed", path=request.path)
         return error_response(500, "internal error")
+
+
+def bearer_token(token: str | None) -> Any:
+    """Require ``Authorization: Bearer <token>`` on every path but ``OPEN_PATHS``."""
+    expected = f"Bearer {token}".encode() if token else None
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if expected is None or request.path in OPEN_PATHS:
+            return await handler(request)
+        given = request.headers.get("Authorization", "").encode()
+        # Constant time, so response timing does not reveal how much of a guess matched.
+        if not hmac.compare_digest(given, expected):
+            raise web.HTTPUnauthorized(
+                reason="a bearer token is required (WEB_TOKEN)",
+                headers={"WWW-Authenticate": 'Bearer realm="ticker-service"'},
+            )
+        return await handler(request)
+
+    return check
 
 
 def error_response(
