@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 TICK_FIELDS = (
@@ -17,10 +16,6 @@ TICK_FIELDS = (
     "timestamp",
     "received_at",
 )
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def to_tick(exchange: str, symbol: str, ticker: dict[str, Any], received_at: int) -> dict[str, Any]:
