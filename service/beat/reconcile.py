@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from service.beat.plan import ExchangeCheck, ExchangeRow, Plan, SymbolCheck, plan
+from service.beat.plan import ExchangeCheck, Plan, SymbolCheck, plan
 from service.beat.supervise import Enqueue, Supervision, supervise
+from service.db.snapshot import ExchangeSnapshot
 from service.desired import DesiredState
 
-Load = Callable[[], Sequence[ExchangeRow]]
+Load = Callable[[], Sequence[ExchangeSnapshot]]
 
 
 @dataclass(frozen=True)
