@@ -15,7 +15,6 @@ from typing import Any
 
 import redis
 
-from service.beat.plan import same_content
 from service.errors import StoreError
 from service.keys import Keys
 from service.logs import get_logger
@@ -83,7 +82,7 @@ class DesiredState:
         changed = [
             spec
             for key, spec in wanted.items()
-            if key not in result or not same_content(spec, result[key])
+            if key not in result or not spec.same_content(result[key])
         ]
         result.update(self._write(changed))
         return result

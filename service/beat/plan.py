@@ -50,11 +50,6 @@ class Plan:
         return not self.put and not self.remove
 
 
-def same_content(a: JobSpec, b: JobSpec) -> bool:
-    """True when only the generation differs (``JobSpec.same_content``)."""
-    return a.same_content(b)
-
-
 def _accept_row(_row: ExchangeSnapshot) -> None:
     return None
 
@@ -94,7 +89,7 @@ def plan(
     put = tuple(
         spec
         for key, spec in sorted(wanted.items())
-        if key not in running or not same_content(running[key], spec)
+        if key not in running or not running[key].same_content(spec)
     )
     remove = tuple(sorted(set(running) - set(wanted)))
     return Plan(put=put, remove=remove, skipped=tuple(skipped), jobs=len(wanted))
