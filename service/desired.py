@@ -133,5 +133,5 @@ def _decode(field: str | bytes, raw: str | bytes) -> JobSpec | None:
     try:
         return JobSpec.from_json(raw)
     except (ValueError, TypeError) as exc:
-        log.warning("desired.undecodable", job_key=text(field), error=str(exc))
+        log.warning("desired state undecodable", job_key=text(field), error=str(exc))
         return None
