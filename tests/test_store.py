@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 import redis
@@ -14,11 +13,12 @@ from service.cli import main
 from service.keys import Keys
 from service.store import TickReader, TickWriter
 from tests.private_redis import private_redis
+from workers.clock import now_ms
 from workers.ticks import TICK_FIELDS
 
 
 def tick(exchange: str, symbol: str, last: float, *, age_ms: int = 0) -> dict:
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     return {
         "exchange": exchange,
         "symbol": symbol,
