@@ -72,7 +72,8 @@ def plan(
     ``allow`` (TICKER_DAEMON_EXCHANGES) keeps only the named exchanges.
     ``check_exchange(row)`` and ``check_symbol(symbol, exchange=name)`` raise
     ValidationError (or ValueError) on a bad row; the reconcile passes the
-    validators of ``service.db.validation``. A few checks the specs depend on
+    database's own (``service.db.snapshot.check_exchange`` and
+    ``service.db.validation.validate_symbol``). A few checks the specs depend on
     (name without '#', mode, poll interval, params objects) always run.
     Specs in ``put`` carry generation 0: the desired state assigns it.
     """
