@@ -41,7 +41,7 @@ class Keys:
         return f"{self.prefix}:lease:{job_key}"
 
     def pending(self, job_key: str) -> str:
-        """String: set while a stream_exchange message is queued (SET NX EX)."""
+        """String: set while a stream_exchange message is queued (SET NX PX)."""
         return f"{self.prefix}:pending:{job_key}"
 
     def beat_lock(self) -> str:
