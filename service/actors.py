@@ -17,14 +17,13 @@ from service.health import record_heartbeat as record
 from service.heartbeat_sender import HeartbeatThread
 from service.keys import Keys
 from service.logs import get_logger
+from service.queues import HEALTH_QUEUE, STREAMS_QUEUE
 from service.redis_client import sync_client
 from service.settings import Settings
 from service.shutdown import stopping
 from service.streaming import new_token, release_lease, run_stream_job
 
 log = get_logger(__name__)
-STREAMS_QUEUE = "streams"
-HEALTH_QUEUE = "health"
 
 
 @lru_cache(maxsize=1)

@@ -15,10 +15,10 @@ from typing import Any
 
 import redis
 
-from service.beat.plan import same_content
 from service.errors import StoreError
 from service.keys import Keys
 from service.logs import get_logger
+from workers.redis_text import text
 from workers.spec import JobSpec
 
 log = get_logger(__name__)
@@ -51,7 +51,7 @@ class DesiredState:
     def job_keys(self) -> list[str]:
         """The desired job keys only (HKEYS: no JSON to parse). Raises StoreError."""
         try:
-            return [_text(key) for key in self.client.hkeys(self.keys.desired())]
+            return [text(key) for key in self.client.hkeys(self.keys.desired())]
         except redis.RedisError as exc:
             raise StoreError(f"reading the desired job keys: {exc}") from exc
 
@@ -82,7 +82,7 @@ class DesiredState:
         changed = [
             spec
             for key, spec in wanted.items()
-            if key not in result or not same_content(spec, result[key])
+            if key not in result or not spec.same_content(result[key])
         ]
         result.update(self._write(changed))
         return result
@@ -129,13 +129,9 @@ class DesiredState:
         return written
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _decode(field: str | bytes, raw: str | bytes) -> JobSpec | None:
     try:
         return JobSpec.from_json(raw)
     except (ValueError, TypeError) as exc:
-        log.warning("desired.undecodable", job_key=_text(field), error=str(exc))
+        log.warning("desired state undecodable", job_key=text(field), error=str(exc))
         return None

@@ -19,9 +19,5 @@ class DatabaseError(TickerServiceError):
     """The database could not be read or written."""
 
 
-class ExchangeError(TickerServiceError):
-    """An exchange (through ccxt) failed or was configured wrongly."""
-
-
 class ValidationError(TickerServiceError):
     """Operator input (a CLI argument, a database row) is malformed."""

@@ -26,9 +26,6 @@ class Keys:
         """Pub/sub channel: one JSON array of ticks per written batch."""
         return f"{self.prefix}:ticks:{exchange}"
 
-    def tick_channel_pattern(self) -> str:
-        return f"{self.prefix}:ticks:*"
-
     # -- desired state (written by the beat, read by the jobs) -----------------
     def desired(self) -> str:
         """Hash: job key -> JobSpec JSON."""
@@ -43,11 +40,8 @@ class Keys:
         """String: the token of the run that streams this job (SET NX PX)."""
         return f"{self.prefix}:lease:{job_key}"
 
-    def lease_pattern(self) -> str:
-        return f"{self.prefix}:lease:*"
-
     def pending(self, job_key: str) -> str:
-        """String: set while a stream_exchange message is queued (SET NX EX)."""
+        """String: set while a stream_exchange message is queued (SET NX PX)."""
         return f"{self.prefix}:pending:{job_key}"
 
     def beat_lock(self) -> str:

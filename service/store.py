@@ -9,7 +9,6 @@ published as one JSON array on ``ticks:{exchange}``.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,6 +18,8 @@ import redis.asyncio as aioredis
 
 from service.errors import StoreError
 from service.keys import Keys
+from workers.clock import now_ms
+from workers.redis_text import text
 
 Tick = dict[str, Any]
 
@@ -76,17 +77,17 @@ class TickReader:
     def get(self, exchange: str, symbol: str) -> Tick | None:
         """The latest tick of one pair, or None; one HGET."""
         raw = self._call(self.client.hget, self.keys.board(exchange), symbol)
-        return self._decode(raw, _now_ms()) if raw is not None else None
+        return self._decode(raw, now_ms()) if raw is not None else None
 
     def get_exchange(self, exchange: str) -> dict[str, Tick]:
         """Every latest tick of one exchange, by symbol; one HGETALL."""
         raw = self._call(self.client.hgetall, self.keys.board(exchange))
-        now = _now_ms()
-        return {_text(symbol): self._decode(value, now) for symbol, value in raw.items()}
+        now = now_ms()
+        return {text(symbol): self._decode(value, now) for symbol, value in raw.items()}
 
     def exchanges(self) -> list[str]:
         names = self._call(self.client.smembers, self.keys.exchanges())
-        return sorted(_text(name) for name in names)
+        return sorted(text(name) for name in names)
 
     def get_price(self, symbol: str, prefer: Sequence[str] = ()) -> Tick | None:
         """The best tick for ``symbol`` across exchanges.
@@ -100,7 +101,7 @@ class TickReader:
         for exchange in order:
             pipe.hget(self.keys.board(exchange), symbol)
         raws = self._call(pipe.execute)
-        now = _now_ms()
+        now = now_ms()
         ticks = [self._decode(raw, now) for raw in raws if raw is not None]
         fresh = [tick for tick in ticks if not tick["stale"]]
         best = fresh or ticks
@@ -116,11 +117,3 @@ class TickReader:
             return method(*args)
         except redis.RedisError as exc:
             raise StoreError(f"reading ticks: {exc}") from exc
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

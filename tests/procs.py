@@ -14,6 +14,9 @@ from pathlib import Path
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
+from service.devrun.commands import worker_argv
+from service.queues import QUEUES, STREAMS_QUEUE
+
 BIN = Path(sys.executable).parent
 
 
@@ -74,17 +77,9 @@ class ServiceProcess:
             self._log.close()
 
 
-def worker_args(threads: int = 4, queues: tuple[str, ...] = ("streams", "health")) -> list[str]:
-    return [
-        str(BIN / "dramatiq"),
-        "service.workers",
-        "--processes",
-        "1",
-        "--threads",
-        str(threads),
-        "--queues",
-        *queues,
-    ]
+def worker_args(threads: int = 4, queues: tuple[str, ...] = QUEUES) -> list[str]:
+    """The dev runner's worker command line, with fewer threads by default."""
+    return worker_argv(threads, queues)
 
 
 @contextmanager
@@ -102,7 +97,7 @@ def enqueue_stream(redis_url: str, namespace: str, job_key: str) -> None:
     try:
         broker.enqueue(
             Message(
-                queue_name="streams",
+                queue_name=STREAMS_QUEUE,
                 actor_name="stream_exchange",
                 args=(job_key,),
                 kwargs={},

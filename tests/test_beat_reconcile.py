@@ -9,7 +9,7 @@ import redis
 from sqlalchemy import delete, update
 
 from service.beat.reconcile import ReconcileOptions, reconcile
-from service.beat.source import DatabaseSource, check_exchange_row, validate_symbol
+from service.beat.source import DatabaseSource
 from service.db.engine import make_engine, make_sessionmaker
 from service.db.models import Base, Exchange, Symbol
 from service.desired import DesiredState
@@ -25,13 +25,8 @@ class Recorder:
         self.calls.append(job_key)
 
 
-OPTIONS = ReconcileOptions(
-    shard_size=3,
-    allow=None,
-    pending_ttl_s=60,
-    check_exchange=check_exchange_row,
-    check_symbol=validate_symbol,
-)
+# The row validators are the database's own, ReconcileOptions' default.
+OPTIONS = ReconcileOptions(shard_size=3, allow=None, pending_ttl_s=60)
 
 
 class Db:

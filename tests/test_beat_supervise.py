@@ -12,6 +12,7 @@ from dramatiq.brokers.stub import StubBroker
 from service.beat.supervise import pending_ttl_s, supervise
 from service.desired import DesiredState
 from service.keys import Keys
+from service.queues import STREAMS_QUEUE
 from workers.spec import JobSpec
 
 
@@ -90,11 +91,11 @@ def test_supervision_sends_real_messages_through_a_stub_broker(
 ) -> None:
     broker = StubBroker()
     actor = dramatiq.actor(lambda job_key: None, actor_name="stream_exchange",
-                           queue_name="streams", broker=broker)  # fmt: skip
+                           queue_name=STREAMS_QUEUE, broker=broker)  # fmt: skip
     put_jobs(redis_client, keys, "a", "b#0")
     for _ in range(2):
         supervise(redis_client, keys, actor.send, pending_ttl_s=60)
-    messages = list(broker.queues["streams"].queue)
+    messages = list(broker.queues[STREAMS_QUEUE].queue)
     assert len(messages) == 2
     broker.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +27,13 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def factory(engine: sa.Engine) -> sessionmaker[Session]:
     return make_sessionmaker(engine)
+
+
+@contextmanager
+def refused(factory: sessionmaker[Session], message: str) -> Iterator[Session]:
+    """A session whose write must raise ValidationError matching ``message`` (and roll back)."""
+    with pytest.raises(ValidationError, match=message), session_scope(factory) as session:
+        yield session
 
 
 def _seed(factory: sessionmaker[Session]) -> None:
@@ -91,19 +99,13 @@ def test_list_exchanges_counts_enabled_and_all_symbols(factory: sessionmaker[Ses
 
 def test_a_duplicate_exchange_name_is_a_validation_error(factory: sessionmaker[Session]) -> None:
     _seed(factory)
-    with (
-        pytest.raises(ValidationError, match="an exchange named 'binance' already exists"),
-        session_scope(factory) as session,
-    ):
+    with refused(factory, "an exchange named 'binance' already exists") as session:
         repo.add_exchange(session, "binance", "binance")
 
 
 def test_adding_an_existing_symbol_writes_none_of_the_batch(factory: sessionmaker[Session]) -> None:
     _seed(factory)
-    with (
-        pytest.raises(ValidationError, match="exchange 'binance' already has BTC/USDT"),
-        session_scope(factory) as session,
-    ):
+    with refused(factory, "exchange 'binance' already has BTC/USDT") as session:
         repo.add_symbols(session, "binance", ["XRP/USDT", "BTC/USDT"])
     with session_scope(factory) as session:
         symbols = [r.symbol for r in repo.list_symbols(session, "binance")]
@@ -120,10 +122,7 @@ def test_symbols_of_an_unknown_exchange_are_refused_with_a_suggestion(
     factory: sessionmaker[Session],
 ) -> None:
     _seed(factory)
-    with (
-        pytest.raises(ValidationError, match="no exchange named 'krakn': did you mean kraken"),
-        session_scope(factory) as session,
-    ):
+    with refused(factory, "no exchange named 'krakn': did you mean kraken") as session:
         repo.add_symbols(session, "krakn", ["BTC/USD"])
 
 
@@ -138,10 +137,7 @@ def test_removing_an_exchange_removes_its_symbols(factory: sessionmaker[Session]
 
 def test_removing_an_absent_symbol_removes_nothing(factory: sessionmaker[Session]) -> None:
     _seed(factory)
-    with (
-        pytest.raises(ValidationError, match="exchange 'binance' has no symbol XRP/USDT"),
-        session_scope(factory) as session,
-    ):
+    with refused(factory, "exchange 'binance' has no symbol XRP/USDT") as session:
         repo.remove_symbols(session, "binance", ["BTC/USDT", "XRP/USDT"])
     with session_scope(factory) as session:
         assert len(repo.list_symbols(session, "binance")) == 3

@@ -69,8 +69,8 @@ def compose() -> dict[str, Any]:
 
 
 def actor_queues() -> set[str]:
-    """The queue names service/actors.py declares (``*_QUEUE = "..."``), read without importing."""
-    tree = ast.parse((ROOT / "service" / "actors.py").read_text())
+    """The queue names service/queues.py declares (``*_QUEUE = "..."``), read without importing."""
+    tree = ast.parse((ROOT / "service" / "queues.py").read_text())
     return {
         str(node.value.value)
         for node in tree.body

@@ -31,6 +31,7 @@ from service.devrun.ports import free_port
 from service.devrun.seed import DEMO_EXCHANGES, SimulatedExchange, demos_to_run, seed_demo
 from service.keys import Keys
 from tests.procs import BIN
+from workers.redis_text import text
 
 pytestmark = pytest.mark.e2e
 
@@ -179,7 +180,7 @@ def seconds_until_ticking(
     """Seconds from ``since`` until every symbol has a tick on its board; fails after limit_s."""
     while True:
         missing = {
-            name: wanted - {f.decode() for f in client.hkeys(keys.board(name))}  # type: ignore[union-attr]
+            name: wanted - {text(f) for f in client.hkeys(keys.board(name))}  # type: ignore[union-attr]
             for name, wanted in symbols.items()
         }
         elapsed = time.monotonic() - since

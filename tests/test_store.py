@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 import redis
@@ -14,10 +13,12 @@ from service.cli import main
 from service.keys import Keys
 from service.store import TickReader, TickWriter
 from tests.private_redis import private_redis
+from workers.clock import now_ms
+from workers.ticks import TICK_FIELDS
 
 
 def tick(exchange: str, symbol: str, last: float, *, age_ms: int = 0) -> dict:
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     return {
         "exchange": exchange,
         "symbol": symbol,
@@ -62,18 +63,7 @@ def test_each_pair_and_each_board_reads_back_in_one_command(
     reader = TickReader(redis_client, keys)
     one = reader.get("alpha", "C7/USDT")
     assert one is not None and one["last"] == 107.0 and one["stale"] is False
-    assert set(one) >= {
-        "exchange",
-        "symbol",
-        "bid",
-        "ask",
-        "last",
-        "base_volume",
-        "quote_volume",
-        "percentage",
-        "timestamp",
-        "received_at",
-    }
+    assert set(one) >= set(TICK_FIELDS)
     board = reader.get_exchange("alpha")
     assert len(board) == 50 and board["C0/USDT"]["bid"] == 99.0
     assert reader.exchanges() == ["alpha"]

@@ -24,6 +24,7 @@ import ccxt
 
 from workers.backoff import Backoff
 from workers.bounded import raise_if_cancelling, within
+from workers.clock import now_ms
 from workers.exchange_client import ClientConfigError, make_exchange
 from workers.feed import CLOSE_TIMEOUT_S, Feed
 from workers.heartbeat import Heartbeat
@@ -32,7 +33,6 @@ from workers.outbox import Outbox
 from workers.spec import JobSpec
 from workers.states import JobState
 from workers.stats import JobStats
-from workers.ticks import now_ms
 
 STOP_TIMEOUT_S = 2.0
 

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-TICK_FIELDS = (
-    "exchange",
-    "symbol",
-    "bid",
-    "ask",
-    "last",
-    "base_volume",
-    "quote_volume",
-    "percentage",
-    "timestamp",
-    "received_at",
-)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+# Stored field -> the ccxt unified ticker field it is read from, in stored order.
+FROM_CCXT = {
+    "bid": "bid",
+    "ask": "ask",
+    "last": "last",
+    "base_volume": "baseVolume",
+    "quote_volume": "quoteVolume",
+    "percentage": "percentage",
+    "timestamp": "timestamp",
+}
+# Every field of a stored tick, in order: ours around the ones read from ccxt.
+TICK_FIELDS = ("exchange", "symbol", *FROM_CCXT, "received_at")
 
 
 def to_tick(exchange: str, symbol: str, ticker: dict[str, Any], received_at: int) -> dict[str, Any]:
-    """A stored tick from a ccxt unified ticker.
+    """A stored tick (the fields of ``TICK_FIELDS``, in that order) from a ccxt unified ticker.
 
     ``timestamp`` is the exchange's time (None when the exchange gives none),
     ``received_at`` ours; both UTC epoch ms. Sample ccxt input::
@@ -32,15 +27,8 @@ def to_tick(exchange: str, symbol: str, ticker: dict[str, Any], received_at: int
         {"symbol": "BTC/USDT", "timestamp": 1700000000000, "bid": 1.0, "ask": 1.1,
          "last": 1.05, "baseVolume": 10.0, "quoteVolume": 10.5, "percentage": 0.5, ...}
     """
-    return {
-        "exchange": exchange,
-        "symbol": symbol,
-        "bid": ticker.get("bid"),
-        "ask": ticker.get("ask"),
-        "last": ticker.get("last"),
-        "base_volume": ticker.get("baseVolume"),
-        "quote_volume": ticker.get("quoteVolume"),
-        "percentage": ticker.get("percentage"),
-        "timestamp": ticker.get("timestamp"),
-        "received_at": received_at,
-    }
+    tick: dict[str, Any] = {"exchange": exchange, "symbol": symbol}
+    for field, source in FROM_CCXT.items():
+        tick[field] = ticker.get(source)
+    tick["received_at"] = received_at
+    return tick

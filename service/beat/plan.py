@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from service.beat.shards import SHARD_SEPARATOR, assign
+from service.db.snapshot import ExchangeSnapshot
 from service.errors import ValidationError
 from workers.spec import MODES, JobSpec
 
@@ -24,26 +25,8 @@ class SymbolCheck(Protocol):
     def __call__(self, symbol: str, /, *, exchange: str) -> object: ...
 
 
-ExchangeCheck = Callable[["ExchangeRow"], object]
-
-
-class ExchangeRow(Protocol):
-    """What the plan reads of one enabled exchange (``repo.ExchangeSnapshot`` fits)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def ccxt_id(self) -> str: ...
-    @property
-    def ccxt_params(self) -> dict[str, Any]: ...
-    @property
-    def mode(self) -> str: ...
-    @property
-    def poll_interval_s(self) -> float: ...
-    @property
-    def watch_params(self) -> dict[str, Any]: ...
-    @property
-    def symbols(self) -> tuple[str, ...]: ...
+# Raises ValidationError (or ValueError) when the exchange row itself is bad.
+ExchangeCheck = Callable[[ExchangeSnapshot], object]
 
 
 class SkippedRow(NamedTuple):
@@ -67,12 +50,7 @@ class Plan:
         return not self.put and not self.remove
 
 
-def same_content(a: JobSpec, b: JobSpec) -> bool:
-    """True when only the generation differs (``JobSpec.same_content``)."""
-    return a.same_content(b)
-
-
-def _accept_row(_row: ExchangeRow) -> None:
+def _accept_row(_row: ExchangeSnapshot) -> None:
     return None
 
 
@@ -81,7 +59,7 @@ def _accept_symbol(symbol: str, /, *, exchange: str) -> None:
 
 
 def plan(
-    desired: Iterable[ExchangeRow],
+    desired: Iterable[ExchangeSnapshot],
     running: Mapping[str, JobSpec],
     *,
     shard_size: int,
@@ -94,7 +72,8 @@ def plan(
     ``allow`` (TICKER_DAEMON_EXCHANGES) keeps only the named exchanges.
     ``check_exchange(row)`` and ``check_symbol(symbol, exchange=name)`` raise
     ValidationError (or ValueError) on a bad row; the reconcile passes the
-    validators of ``service.db.validation``. A few checks the specs depend on
+    database's own (``service.db.snapshot.check_exchange`` and
+    ``service.db.validation.validate_symbol``). A few checks the specs depend on
     (name without '#', mode, poll interval, params objects) always run.
     Specs in ``put`` carry generation 0: the desired state assigns it.
     """
@@ -111,14 +90,14 @@ def plan(
     put = tuple(
         spec
         for key, spec in sorted(wanted.items())
-        if key not in running or not same_content(running[key], spec)
+        if key not in running or not running[key].same_content(spec)
     )
     remove = tuple(sorted(set(running) - set(wanted)))
     return Plan(put=put, remove=remove, skipped=tuple(skipped), jobs=len(wanted))
 
 
 def _specs_for(
-    row: ExchangeRow,
+    row: ExchangeSnapshot,
     running: Mapping[str, JobSpec],
     shard_size: int,
     check_exchange: ExchangeCheck,
@@ -151,7 +130,7 @@ def _specs_for(
     ]
 
 
-def _check_shape(row: ExchangeRow) -> None:
+def _check_shape(row: ExchangeSnapshot) -> None:
     """What building a JobSpec needs, whatever validators were injected."""
     if not row.name or SHARD_SEPARATOR in row.name:
         raise ValidationError(f"exchange name {row.name!r}: must be non-empty, without '#'")
@@ -166,7 +145,7 @@ def _check_shape(row: ExchangeRow) -> None:
 
 
 def _good_symbols(
-    row: ExchangeRow, check_symbol: SymbolCheck, skipped: list[SkippedRow]
+    row: ExchangeSnapshot, check_symbol: SymbolCheck, skipped: list[SkippedRow]
 ) -> list[str]:
     """The row's valid symbols, sorted and unique; each bad one is reported."""
     good: set[str] = set()

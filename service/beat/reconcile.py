@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from service.beat.plan import ExchangeCheck, ExchangeRow, Plan, SymbolCheck, plan
+from service.beat.plan import ExchangeCheck, Plan, SymbolCheck, plan
 from service.beat.supervise import Enqueue, Supervision, supervise
+from service.db import snapshot, validation
 from service.desired import DesiredState
 
-Load = Callable[[], Sequence[ExchangeRow]]
+Load = Callable[[], Sequence[snapshot.ExchangeSnapshot]]
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,13 @@ class Reconciliation:
 
 @dataclass(frozen=True)
 class ReconcileOptions:
-    """How rows become jobs: settings plus the row validators."""
+    """How rows become jobs: settings plus the row validators (by default the database's)."""
 
     shard_size: int
     allow: frozenset[str] | None
     pending_ttl_s: float
-    check_exchange: ExchangeCheck
-    check_symbol: SymbolCheck
+    check_exchange: ExchangeCheck = snapshot.check_exchange
+    check_symbol: SymbolCheck = validation.validate_symbol
 
 
 def reconcile(

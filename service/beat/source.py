@@ -6,13 +6,11 @@ with any loader, and so the SQLAlchemy engine lives in one place.
 
 from __future__ import annotations
 
-from service.beat.plan import ExchangeRow
 from service.db.engine import make_engine, make_sessionmaker
 from service.db.repo import load_enabled
 from service.db.session import session_scope
-from service.db.snapshot import ExchangeSnapshot, check_snapshot
+from service.db.snapshot import ExchangeSnapshot, check_exchange
 from service.db.validation import validate_symbol
-from service.errors import ValidationError
 
 __all__ = ["DatabaseSource", "check_exchange_row", "validate_symbol"]
 
@@ -33,16 +31,6 @@ class DatabaseSource:
         self.engine.dispose()
 
 
-def check_exchange_row(row: ExchangeRow) -> None:
+def check_exchange_row(row: ExchangeSnapshot) -> None:
     """The repository's checks of an exchange row (symbols aside). Raises ValidationError."""
-    snapshot = ExchangeSnapshot(
-        name=row.name,
-        ccxt_id=row.ccxt_id,
-        ccxt_params=row.ccxt_params,
-        mode=row.mode,
-        poll_interval_s=row.poll_interval_s,
-        watch_params=row.watch_params,
-    )
-    checked = check_snapshot(snapshot)
-    if checked.snapshot is None:
-        raise ValidationError("; ".join(checked.problems))
+    check_exchange(row)

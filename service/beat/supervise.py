@@ -102,4 +102,4 @@ def _unclaim(client: redis.Redis, keys: Keys, job_key: str) -> None:
         client.delete(keys.pending(job_key))
     except redis.RedisError as exc:
         # The marker then expires on its own; the job is retried after that.
-        log.warning("supervise.unclaim_failed", job_key=job_key, error=str(exc))
+        log.warning("pending marker not removed", job_key=job_key, error=str(exc))

@@ -13,6 +13,10 @@ from service.settings import Settings
 from service.simulator import PROTOCOLS, Simulator, ccxt_params
 
 DEFAULT_PORT = 8901
+# The options that are Simulator arguments: each option's dest is the keyword it fills.
+SIMULATOR_OPTIONS = (
+    "protocol", "host", "port", "symbols", "rate", "seed", "drop_every_s", "stall_after_s"
+)  # fmt: skip
 
 
 def register(subparsers: Any) -> None:
@@ -31,14 +35,11 @@ def register(subparsers: Any) -> None:
         "--rate", type=float, default=1.0, help="events/s per subscribed symbol (0 = full rate)"
     )
     parser.add_argument(
-        "--drop-every",
-        type=float,
-        default=None,
-        metavar="S",
+        "--drop-every", type=float, default=None, metavar="S", dest="drop_every_s",
         help="close every websocket every S s",
-    )
+    )  # fmt: skip
     parser.add_argument(
-        "--stall-after", type=float, default=None, metavar="S",
+        "--stall-after", type=float, default=None, metavar="S", dest="stall_after_s",
         help="stop sending events S seconds after start (the sockets stay open)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=None, help="random seed of the price walk")
@@ -47,17 +48,9 @@ def register(subparsers: Any) -> None:
 
 def build_simulator(args: argparse.Namespace) -> Simulator:
     """The simulator the arguments describe; raises ConfigError on bad values."""
+    options = {name: getattr(args, name) for name in SIMULATOR_OPTIONS}
     try:
-        return Simulator(
-            args.protocol,
-            host=args.host,
-            port=args.port,
-            symbols=args.symbols,
-            rate=args.rate,
-            seed=args.seed,
-            drop_every_s=args.drop_every,
-            stall_after_s=args.stall_after,
-        )
+        return Simulator(**options)
     except ValueError as exc:
         raise ConfigError(f"simulate: {exc}") from None
 

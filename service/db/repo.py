@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
@@ -19,16 +19,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db.models import Exchange, Symbol
-from service.db.snapshot import ExchangeSnapshot
-from service.db.validation import (
-    validate_ccxt_id,
-    validate_mode,
-    validate_name,
-    validate_params,
-    validate_poll_interval,
-    validate_symbol,
-)
+from service.db.snapshot import ExchangeSnapshot, check_exchange
+from service.db.validation import validate_symbol
 from service.errors import ValidationError
+
+# How the params fields are named in messages to an operator: the CLI's options.
+OPTION_LABELS = ("--params", "--watch-params")
+# An exchange's settings, labelled as the fields of ExchangeSnapshot and ExchangeRow.
+_SETTINGS = (
+    Exchange.name,
+    Exchange.ccxt_id,
+    Exchange.ccxt_params,
+    Exchange.mode,
+    Exchange.poll_interval_s,
+    Exchange.watch_params,
+)
 
 
 @dataclass(frozen=True)
@@ -68,15 +73,10 @@ def add_exchange(
     enabled: bool = True,
 ) -> Exchange:
     """Insert one exchange and return it; raises ValidationError (bad field, name taken)."""
-    row = Exchange(
-        name=validate_name(name),
-        ccxt_id=validate_ccxt_id(ccxt_id, exchange=name),
-        ccxt_params=validate_params(ccxt_params or {}, field="--params", exchange=name),
-        mode=validate_mode(mode, exchange=name, ccxt_id=ccxt_id),
-        poll_interval_s=validate_poll_interval(poll_interval_s, exchange=name),
-        watch_params=validate_params(watch_params or {}, field="--watch-params", exchange=name),
-        enabled=enabled,
+    settings = ExchangeSnapshot(
+        name, ccxt_id, ccxt_params or {}, mode, poll_interval_s, watch_params or {}
     )
+    row = Exchange(enabled=enabled, **_columns(check_exchange(settings, labels=OPTION_LABELS)))
     if _exchange_id(session, name) is not None:
         raise ValidationError(f"an exchange named {name!r} already exists")
     session.add(row)
@@ -96,25 +96,22 @@ def list_exchanges(session: Session) -> list[ExchangeRow]:
         .subquery()
     )
     query = (
-        select(Exchange, func.coalesce(counts.c.on, 0), func.coalesce(counts.c.total, 0))
+        select(
+            *_SETTINGS,
+            Exchange.enabled,
+            func.coalesce(counts.c.on, 0).label("symbols_enabled"),
+            func.coalesce(counts.c.total, 0).label("symbols_total"),
+        )
         .outerjoin(counts, counts.c.exchange_id == Exchange.id)
         .order_by(Exchange.name)
     )
-    return [_exchange_row(ex, int(on), int(total)) for ex, on, total in session.execute(query)]
+    # Columns are labelled as ExchangeRow's fields: a row maps onto it by name.
+    return [ExchangeRow(**row._mapping) for row in session.execute(query)]
 
 
-def _exchange_row(ex: Exchange, on: int, total: int) -> ExchangeRow:
-    return ExchangeRow(
-        name=ex.name,
-        ccxt_id=ex.ccxt_id,
-        enabled=ex.enabled,
-        mode=ex.mode,
-        poll_interval_s=ex.poll_interval_s,
-        ccxt_params=ex.ccxt_params,
-        watch_params=ex.watch_params,
-        symbols_enabled=on,
-        symbols_total=total,
-    )
+def _columns(settings: ExchangeSnapshot) -> dict[str, Any]:
+    # The snapshot's fields, symbols aside, are the exchange's columns of the same names.
+    return {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "symbols"}
 
 
 def set_exchange_enabled(session: Session, name: str, enabled: bool) -> bool:
@@ -258,17 +255,7 @@ def load_enabled(session: Session) -> list[ExchangeSnapshot]:
     ``service.db.snapshot.check_snapshot`` on each to report and skip bad ones.
     """
     exchanges = session.execute(
-        select(
-            Exchange.id,
-            Exchange.name,
-            Exchange.ccxt_id,
-            Exchange.ccxt_params,
-            Exchange.mode,
-            Exchange.poll_interval_s,
-            Exchange.watch_params,
-        )
-        .where(Exchange.enabled)
-        .order_by(Exchange.name)
+        select(Exchange.id, *_SETTINGS).where(Exchange.enabled).order_by(Exchange.name)
     ).all()
     symbols: defaultdict[int, list[str]] = defaultdict(list)
     query = (

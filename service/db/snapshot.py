@@ -5,15 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from service.db.validation import (
-    validate_ccxt_id,
-    validate_mode,
-    validate_name,
-    validate_params,
-    validate_poll_interval,
-    validate_symbol,
-)
+from service.db import validation
 from service.errors import ValidationError
+
+# How the two params fields are named in messages: the columns (rows read by the beat).
+COLUMN_LABELS = ("ccxt_params", "watch_params")
 
 
 @dataclass(frozen=True)
@@ -43,23 +39,32 @@ def check_snapshot(snapshot: ExchangeSnapshot) -> SnapshotCheck:
     Every problem is a message naming the row, ready to be logged and reported.
     """
     try:
-        _check_exchange(snapshot)
+        check_exchange(snapshot)
     except ValidationError as exc:
         return SnapshotCheck(None, (str(exc),))
     good: list[str] = []
     problems: list[str] = []
     for symbol in snapshot.symbols:
         try:
-            good.append(validate_symbol(symbol, exchange=snapshot.name))
+            good.append(validation.validate_symbol(symbol, exchange=snapshot.name))
         except ValidationError as exc:
             problems.append(str(exc))
     return SnapshotCheck(replace(snapshot, symbols=tuple(good)), tuple(problems))
 
 
-def _check_exchange(snapshot: ExchangeSnapshot) -> None:
-    name = validate_name(snapshot.name)
-    validate_ccxt_id(snapshot.ccxt_id, exchange=name)
-    validate_mode(snapshot.mode, exchange=name, ccxt_id=snapshot.ccxt_id)
-    validate_poll_interval(snapshot.poll_interval_s, exchange=name)
-    validate_params(snapshot.ccxt_params, field="ccxt_params", exchange=name)
-    validate_params(snapshot.watch_params, field="watch_params", exchange=name)
+def check_exchange(
+    snapshot: ExchangeSnapshot, *, labels: tuple[str, str] = COLUMN_LABELS
+) -> ExchangeSnapshot:
+    """The exchange's own fields checked (symbols aside), the poll interval as a float.
+
+    The one set of exchange checks, for rows the beat reads and for what an
+    operator adds; ``labels`` name the ccxt and watch params in messages.
+    Raises ValidationError naming the row.
+    """
+    name = validation.validate_name(snapshot.name)
+    validation.validate_ccxt_id(snapshot.ccxt_id, exchange=name)
+    validation.validate_mode(snapshot.mode, exchange=name, ccxt_id=snapshot.ccxt_id)
+    poll_interval_s = validation.validate_poll_interval(snapshot.poll_interval_s, exchange=name)
+    validation.validate_params(snapshot.ccxt_params, field=labels[0], exchange=name)
+    validation.validate_params(snapshot.watch_params, field=labels[1], exchange=name)
+    return replace(snapshot, poll_interval_s=poll_interval_s)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from service.devrun.ports import LOOPBACK
+from service.queues import QUEUES
 
 WORKER_THREADS = 8  # each streaming job holds a worker thread for its lifetime
 
@@ -40,7 +41,8 @@ def cli_argv() -> list[str]:
     return [script("ticker-service")]
 
 
-def worker_argv(threads: int = WORKER_THREADS) -> list[str]:
+def worker_argv(threads: int = WORKER_THREADS, queues: Sequence[str] = QUEUES) -> list[str]:
+    """A Dramatiq worker process of this service: one process, ``threads`` threads."""
     return [
         script("dramatiq"),
         "service.workers",
@@ -49,8 +51,7 @@ def worker_argv(threads: int = WORKER_THREADS) -> list[str]:
         "--threads",
         str(threads),
         "--queues",
-        "streams",
-        "health",
+        *queues,
     ]
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import redis
 
 from service.devrun.seed import SimulatedExchange
 from service.keys import Keys
+from workers.redis_text import text
 
 CHECK_EVERY_S = 0.5
 SLOW_AFTER_S = 20.0  # then say once how many are still missing
@@ -50,8 +50,8 @@ class TickWatch:
             return self._total  # a Redis hiccup: the worker's log says more
 
     def _have(self, exchange: str) -> set[str]:
-        fields: list[Any] = self._client.hkeys(self._keys.board(exchange))  # type: ignore[assignment]
-        return {f.decode() if isinstance(f, bytes) else str(f) for f in fields}
+        fields: list[bytes] = self._client.hkeys(self._keys.board(exchange))  # type: ignore[assignment]
+        return {text(field) for field in fields}
 
     def close(self) -> None:
         self._client.close()

@@ -25,8 +25,9 @@ from typing import Any
 from aiohttp import web
 
 from service.simulator.feed import Connection, Stream
-from service.simulator.market import DAY_MS, Ticker, now_ms
+from service.simulator.market import DAY_MS, Ticker
 from service.simulator.protocol import ExchangeProtocol, json_response, parse_json
+from workers.clock import now_ms
 
 CHANNELS = ("ticker", "miniTicker")
 QTY = "%.8f"

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from service.simulator.market import Market, Ticker, now_ms
+from service.simulator.market import Market, Ticker
+from workers.clock import now_ms
 
 FULL_RATE_BATCH = 256  # frames sent between yields to the event loop at full rate
 MAX_BATCH = 2000  # most frames sent in one go when paced

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from typing import Any
+
+from workers.clock import now_ms
 
 QUOTE = "USDT"
 # Real names first (with a plausible starting price), then generated C0001...
@@ -40,10 +41,6 @@ REAL_ASSETS: tuple[tuple[str, float], ...] = (
 )
 DAY_MS = 86_400_000
 STEP_VOLATILITY = 0.0005  # relative standard deviation of one event's price move
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Ticker:

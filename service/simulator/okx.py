@@ -27,8 +27,9 @@ from typing import Any
 from aiohttp import web
 
 from service.simulator.feed import Connection, Stream
-from service.simulator.market import Market, Ticker, now_ms
+from service.simulator.market import Market, Ticker
 from service.simulator.protocol import ExchangeProtocol, json_response
+from workers.clock import now_ms
 
 CHANNEL = "tickers"
 QTY = "%.8f"

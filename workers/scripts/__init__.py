@@ -44,3 +44,5 @@ class LuaScript:
 COMPARE_AND_DELETE = LuaScript("compare_and_delete")
 # Reset a key's ttl only while it holds our token.
 COMPARE_AND_RENEW = LuaScript("compare_and_renew")
+# Renew a key while it holds our token, or take it when it is free (the beat lock).
+HOLD_LOCK = LuaScript("hold_lock")
