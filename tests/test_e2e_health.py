@@ -41,6 +41,11 @@ def job_state(env: dict[str, str], job_key: str) -> str:
     return next((j["state"] for j in report["jobs"] if j["job_key"] == job_key), "missing")
 
 
+def alpha_row(env: dict[str, str]) -> dict:
+    _, report = status(env)
+    return next((j for j in report["jobs"] if j["job_key"] == "alpha"), {"heartbeat_state": None})
+
+
 def http(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -75,6 +80,9 @@ def test_status_healthz_and_metrics_follow_a_stream_through_stall_and_a_killed_w
         started(worker_args(2, ("streams",)), env, tmp_path / "worker.log") as worker,
     ):
         enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], "alpha")
+        # A starting job is up before its feed has checked the symbols: wait for the
+        # heartbeat of the open feed, which names the invalid one.
+        wait_until(lambda: alpha_row(env)["heartbeat_state"] == "streaming", 20, "streaming")
         wait_until(lambda: job_state(env, "alpha") == "up", 20, "up")
         code, report = status(env)
         row = next(j for j in report["jobs"] if j["job_key"] == "alpha")
