@@ -28,6 +28,7 @@ from workers.credentials import credentials_from_env
 from workers.heartbeat import Heartbeat
 from workers.lease import RELEASE_SCRIPT, Lease
 from workers.spec import JobSpec
+from workers.states import StopReason
 from workers.stream_job import Identity, JobConfig, StreamJob
 
 HeartbeatSender = Callable[[dict[str, Any]], None]
@@ -71,7 +72,7 @@ def release_lease(client: redis.Redis, keys: Keys, job_key: str, token: str) -> 
 
 async def run_stream_job(
     job_key: str, settings: Settings, send_heartbeat: HeartbeatSender, token: str = ""
-) -> str:
+) -> StopReason:
     """Run the job of ``job_key`` until it stops; returns why it stopped."""
     client = _client_for_loop(settings.redis_url, id(asyncio.get_running_loop()))
     keys = Keys(settings.key_prefix)

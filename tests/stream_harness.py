@@ -18,6 +18,7 @@ from workers.credentials import credentials_from_env
 from workers.heartbeat import Heartbeat
 from workers.lease import Lease
 from workers.spec import JobSpec
+from workers.states import StopReason
 from workers.stream_job import Identity, JobConfig, StreamJob
 
 FAST = JobConfig(
@@ -86,7 +87,7 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def running(job: StreamJob) -> AsyncIterator[asyncio.Future[str]]:
+async def running(job: StreamJob) -> AsyncIterator[asyncio.Future[StopReason]]:
     """Run ``job`` for the duration of the block; always cancelled and awaited at the end."""
     task = asyncio.ensure_future(job.run())
     try:

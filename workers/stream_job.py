@@ -30,6 +30,7 @@ from workers.heartbeat import Heartbeat
 from workers.lease import Lease
 from workers.outbox import Outbox
 from workers.spec import JobSpec
+from workers.states import JobState, StopReason
 from workers.stats import JobStats
 from workers.ticks import now_ms
 
@@ -61,6 +62,10 @@ class Identity:
 class StopJob(Exception):
     """Raised inside the job to end it (lease lost, key no longer desired)."""
 
+    def __init__(self, reason: StopReason) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 class StreamJob:
     def __init__(
@@ -88,7 +93,7 @@ class StreamJob:
         self.log = log
         self.stop_requested = stop_requested
         self.spec: JobSpec | None = None
-        self.state = "starting"
+        self.state = JobState.STARTING
         self.stats = JobStats()
         self.backoff = Backoff(config.reconnect_delay_s, config.reconnect_max_delay_s)
         self.feed: Feed | None = None
@@ -96,19 +101,19 @@ class StreamJob:
         self._stopping = False
         self.outbox = Outbox(job_key)
 
-    async def run(self) -> str:
+    async def run(self) -> StopReason:
         """Stream until stopped; returns why it ended. Another live lease: returns at once."""
         if not await self.lease.acquire():
-            return "lease-held-elsewhere"
+            return StopReason.LEASE_HELD_ELSEWHERE
         try:
             self.spec = await self.load_spec(self.job_key)
             if self.spec is None:
-                return "not-desired"
+                return StopReason.NOT_DESIRED
             return await self._run_tasks()
         finally:
             await self._shutdown()
 
-    async def _run_tasks(self) -> str:
+    async def _run_tasks(self) -> StopReason:
         tasks = [
             asyncio.ensure_future(coro)
             for coro in (self._stream(), self._write(), self._supervise(), self._heartbeat())
@@ -117,9 +122,9 @@ class StreamJob:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 task.result()
-            return "finished"
+            return StopReason.FINISHED
         except StopJob as stop:
-            return str(stop)
+            return stop.reason
         finally:
             await self._stop_tasks(tasks)
 
@@ -135,7 +140,7 @@ class StreamJob:
 
     async def _shutdown(self) -> None:
         """Release the lease first (so a successor can start), then say goodbye."""
-        self.state = "stopped"
+        self.state = JobState.STOPPED
         await within(self.lease.release(), 0.5)
         await within(self.send_heartbeat(self.heartbeat()), 0.5)
         if self.feed is not None:
@@ -169,8 +174,9 @@ class StreamJob:
         await feed.open()
         if feed.invalid:
             self.log.warning("invalid symbols skipped", symbols=feed.invalid, method=feed.method)
-        # A feed rebuilt for staleness stays "stale" until its first tick arrives.
-        self.state = "stale" if self.state == "stale" else "streaming"
+        # A feed rebuilt for staleness stays STALE until its first tick arrives.
+        if self.state != JobState.STALE:
+            self.state = JobState.STREAMING
         self.stats.last_tick_monotonic = time.monotonic()
         self.log.info("feed open", method=feed.method, symbols=len(feed.active))
         rebuild = asyncio.ensure_future(self._rebuild.wait())
@@ -186,10 +192,10 @@ class StreamJob:
     def _failed(self, exc: BaseException, *, fatal: bool) -> None:
         self.stats.consecutive_failures = self.backoff.attempts + 1
         self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        if self.state == "streaming":
+        if self.state == JobState.STREAMING:
             self.stats.reconnects += 1
         failing = fatal or self.stats.consecutive_failures >= self.config.max_retries
-        self.state = "failed" if failing else "reconnecting"
+        self.state = JobState.FAILED if failing else JobState.RECONNECTING
         log = self.log.error if failing else self.log.warning
         log("feed failed", error=self.stats.last_error, attempt=self.stats.consecutive_failures)
 
@@ -231,8 +237,8 @@ class StreamJob:
         self.backoff.healthy()
         if self.backoff.attempts == 0:
             self.stats.consecutive_failures = 0
-        if self.state == "stale":
-            self.state = "streaming"
+        if self.state == JobState.STALE:
+            self.state = JobState.STREAMING
         return True
 
     # -- supervision -------------------------------------------------------------
@@ -242,13 +248,13 @@ class StreamJob:
         while not self._stopping:
             await asyncio.sleep(min(renew_every_s, 1.0))
             if self.stop_requested():
-                raise StopJob("worker-stopping")
+                raise StopJob(StopReason.WORKER_STOPPING)
             self._watchdog()
             if time.monotonic() - last_renewed < renew_every_s:
                 continue
             try:
                 if not await self.lease.renew():
-                    raise StopJob("lease-lost")
+                    raise StopJob(StopReason.LEASE_LOST)
                 last_renewed = time.monotonic()
                 await self._follow_spec(await self.load_spec(self.job_key))
             except StopJob:
@@ -258,18 +264,19 @@ class StreamJob:
                 # Redis away: retry until the lease would lapse.
                 self.log.warning("lease renewal failed", error=str(exc))
                 if time.monotonic() - last_renewed >= self.config.lease_ttl_s:
-                    raise StopJob("lease-expired") from exc
+                    raise StopJob(StopReason.LEASE_EXPIRED) from exc
 
     def _watchdog(self) -> None:
         """ccxt can stall without raising: rebuild a subscribed feed that went quiet."""
         feed = self.feed
-        if feed is None or not feed.active or self.state not in ("streaming", "stale"):
+        watched = self.state in (JobState.STREAMING, JobState.STALE)
+        if feed is None or not feed.active or not watched:
             return
         # Arrival, not storage, decides: a saturated loop may write late without being stale.
         last = max(self.stats.last_tick_monotonic, self.outbox.last_change_monotonic)
         quiet_s = time.monotonic() - last
         if quiet_s >= self.config.stale_after_s:
-            self.state = "stale"
+            self.state = JobState.STALE
             self.stats.reconnects += 1
             self.stats.last_error = f"no tick for {quiet_s:.1f}s while subscribed"
             self.log.warning("feed stale, reconnecting", quiet_s=round(quiet_s, 1))
@@ -277,7 +284,7 @@ class StreamJob:
 
     async def _follow_spec(self, spec: JobSpec | None) -> None:
         if spec is None:
-            raise StopJob("not-desired")
+            raise StopJob(StopReason.NOT_DESIRED)
         current = self.spec
         assert current is not None
         if spec.generation == current.generation:
