@@ -12,6 +12,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import fields
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +27,8 @@ from service.shutdown import stopping
 from service.store import TickWriter
 from workers.credentials import credentials_from_env
 from workers.heartbeat import Heartbeat
-from workers.lease import RELEASE_SCRIPT, Lease
+from workers.lease import Lease
+from workers.scripts import COMPARE_AND_DELETE
 from workers.spec import JobSpec
 from workers.states import StopReason
 from workers.stream_job import Identity, JobConfig, StreamJob
@@ -35,14 +37,8 @@ HeartbeatSender = Callable[[dict[str, Any]], None]
 
 
 def job_config(settings: Settings) -> JobConfig:
-    return JobConfig(
-        heartbeat_interval_s=settings.heartbeat_interval_s,
-        lease_ttl_s=settings.lease_ttl_s,
-        stale_after_s=settings.stale_after_s,
-        reconnect_delay_s=settings.reconnect_delay_s,
-        reconnect_max_delay_s=settings.reconnect_max_delay_s,
-        max_retries=settings.max_retries,
-    )
+    """The job's timings, taken from the settings under the same names."""
+    return JobConfig(**{field.name: getattr(settings, field.name) for field in fields(JobConfig)})
 
 
 def identity() -> Identity:
@@ -67,7 +63,7 @@ def release_lease(client: redis.Redis, keys: Keys, job_key: str, token: str) -> 
     saturated by a full-rate feed its own release may not run in time, and the
     lease would block a successor for up to LEASE_TTL_S.
     """
-    return bool(client.eval(RELEASE_SCRIPT, 1, keys.lease(job_key), token))
+    return bool(COMPARE_AND_DELETE.run(client, keys=[keys.lease(job_key)], args=[token]))
 
 
 async def run_stream_job(

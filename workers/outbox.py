@@ -16,7 +16,8 @@ import time
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from workers.ticks import now_ms, to_tick
+from workers.clock import now_ms
+from workers.ticks import to_tick
 
 DEFAULT_LIMIT = 50_000
 

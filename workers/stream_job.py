@@ -24,6 +24,7 @@ import ccxt
 
 from workers.backoff import Backoff
 from workers.bounded import raise_if_cancelling, within
+from workers.clock import now_ms
 from workers.exchange_client import ClientConfigError, make_exchange
 from workers.feed import CLOSE_TIMEOUT_S, Feed
 from workers.heartbeat import Heartbeat
@@ -32,7 +33,6 @@ from workers.outbox import Outbox
 from workers.spec import JobSpec
 from workers.states import JobState, StopReason
 from workers.stats import JobStats
-from workers.ticks import now_ms
 
 STOP_TIMEOUT_S = 2.0
 
@@ -44,12 +44,15 @@ class TickSink(Protocol):
 
 @dataclass(frozen=True)
 class JobConfig:
-    heartbeat_interval_s: float = 5.0
-    lease_ttl_s: float = 15.0
-    stale_after_s: float = 30.0
-    reconnect_delay_s: float = 1.0
-    reconnect_max_delay_s: float = 30.0
-    max_retries: int = 10
+    """A job's timings. No defaults here: ``service.settings.Settings`` holds the
+    only ones (fields of the same names), so they are declared once."""
+
+    heartbeat_interval_s: float
+    lease_ttl_s: float
+    stale_after_s: float
+    reconnect_delay_s: float
+    reconnect_max_delay_s: float
+    max_retries: int
 
 
 @dataclass(frozen=True)
