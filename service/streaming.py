@@ -33,6 +33,7 @@ from workers.spec import JobSpec
 from workers.states import StopReason
 from workers.stream_job import Identity, JobConfig, StreamJob
 
+log = get_logger(__name__)
 HeartbeatSender = Callable[[dict[str, Any]], None]
 
 
@@ -73,7 +74,6 @@ async def run_stream_job(
     client = _client_for_loop(settings.redis_url, id(asyncio.get_running_loop()))
     keys = Keys(settings.key_prefix)
     await client.delete(keys.pending(job_key))
-    log = get_logger("service.streaming").bind(job=job_key)
 
     async def load_spec(key: str) -> JobSpec | None:
         raw = await client.hget(keys.desired(), key)
@@ -91,7 +91,6 @@ async def run_stream_job(
         credentials=credentials_from_env,
         config=job_config(settings),
         identity=identity(),
-        log=log,
         stop_requested=stopping.is_set,
     )
     log.info("job starting", thread=threading.current_thread().name)

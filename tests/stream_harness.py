@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
-import structlog
 
 from service.keys import Keys
 from service.store import TickWriter
@@ -75,7 +74,6 @@ class Harness:
             credentials=credentials_from_env,
             config=self.config,
             identity=Identity(worker_id=f"test:{pid}", host="test", pid=pid),
-            log=structlog.get_logger("test").bind(job=job_key),
         )
 
     async def board(self, exchange: str) -> dict[str, dict[str, Any]]:

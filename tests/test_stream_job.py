@@ -6,6 +6,8 @@ import asyncio
 import dataclasses
 
 import pytest
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from service.keys import Keys
 from service.simulator import Simulator, ccxt_params
@@ -125,5 +127,18 @@ def test_credentials_from_the_environment_are_given_to_ccxt(
                     "secret-1111bbbb",
                 )
                 assert "key-0000aaaa" not in job.heartbeat().to_dict().__repr__()
+
+    asyncio.run(scenario())
+
+
+def test_the_jobs_own_lines_carry_its_job_key(redis_url: str, keys: Keys) -> None:
+    async def scenario() -> None:
+        async with Simulator(symbols=3, rate=5, seed=16) as sim, Harness(redis_url, keys) as h:
+            await h.put_spec(spec_for(sim, sim.symbols))
+            with capture_logs(processors=[merge_contextvars]) as logs:
+                async with running(h.job("sim")):
+                    await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "ticks")
+            opened = next(line for line in logs if line["event"] == "feed open")
+            assert (opened["job"], opened["symbols"]) == ("sim", 3)
 
     asyncio.run(scenario())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ccxt
+import structlog
 
 from workers.backoff import Backoff
 from workers.bounded import raise_if_cancelling, within
@@ -34,6 +35,7 @@ from workers.spec import JobSpec
 from workers.states import JobState, StopReason
 from workers.stats import JobStats
 
+log = structlog.stdlib.get_logger(__name__)
 STOP_TIMEOUT_S = 2.0
 
 
@@ -82,7 +84,6 @@ class StreamJob:
         credentials: Callable[[str], dict[str, str]],
         config: JobConfig,
         identity: Identity,
-        log: Any,
         stop_requested: Callable[[], bool] = lambda: False,
     ) -> None:
         self.job_key = job_key
@@ -93,7 +94,6 @@ class StreamJob:
         self.credentials = credentials
         self.config = config
         self.identity = identity
-        self.log = log
         self.stop_requested = stop_requested
         self.spec: JobSpec | None = None
         self.state = JobState.STARTING
@@ -105,7 +105,16 @@ class StreamJob:
         self.outbox = Outbox(job_key)
 
     async def run(self) -> StopReason:
-        """Stream until stopped; returns why it ended. Another live lease: returns at once."""
+        """Stream until stopped; returns why it ended. Another live lease: returns at once.
+
+        The job key is bound into structlog's contextvars here, in the task that runs
+        the job (its tasks copy that context), so every line the job logs carries
+        ``job=`` whoever runs it.
+        """
+        with structlog.contextvars.bound_contextvars(job=self.job_key):
+            return await self._run()
+
+    async def _run(self) -> StopReason:
         if not await self.lease.acquire():
             return StopReason.LEASE_HELD_ELSEWHERE
         try:
@@ -176,12 +185,12 @@ class StreamJob:
         self.feed = feed = Feed(exchange, spec, self._observe)
         await feed.open()
         if feed.invalid:
-            self.log.warning("invalid symbols skipped", symbols=feed.invalid, method=feed.method)
+            log.warning("invalid symbols skipped", symbols=feed.invalid, method=feed.method)
         # A feed rebuilt for staleness stays STALE until its first tick arrives.
         if self.state != JobState.STALE:
             self.state = JobState.STREAMING
         self.stats.last_tick_monotonic = time.monotonic()
-        self.log.info("feed open", method=feed.method, symbols=len(feed.active))
+        log.info("feed open", method=feed.method, symbols=len(feed.active))
         rebuild = asyncio.ensure_future(self._rebuild.wait())
         failure = asyncio.ensure_future(feed.failure())
         try:
@@ -199,8 +208,8 @@ class StreamJob:
             self.stats.reconnects += 1
         failing = fatal or self.stats.consecutive_failures >= self.config.max_retries
         self.state = JobState.FAILED if failing else JobState.RECONNECTING
-        log = self.log.error if failing else self.log.warning
-        log("feed failed", error=self.stats.last_error, attempt=self.stats.consecutive_failures)
+        say = log.error if failing else log.warning
+        say("feed failed", error=self.stats.last_error, attempt=self.stats.consecutive_failures)
 
     async def _sleep_or_rebuild(self, delay_s: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -234,7 +243,7 @@ class StreamJob:
             await self.sink.write(self.outbox.exchange, batch)
         except Exception as exc:
             # Redis away: the outbox keeps the latest per symbol; try again soon.
-            self.log.warning("tick write failed", error=str(exc))
+            log.warning("tick write failed", error=str(exc))
             return False
         self.stats.record_batch(batch)
         self.backoff.healthy()
@@ -265,7 +274,7 @@ class StreamJob:
             except Exception as exc:
                 raise_if_cancelling()
                 # Redis away: retry until the lease would lapse.
-                self.log.warning("lease renewal failed", error=str(exc))
+                log.warning("lease renewal failed", error=str(exc))
                 if time.monotonic() - last_renewed >= self.config.lease_ttl_s:
                     raise StopJob(StopReason.LEASE_EXPIRED) from exc
 
@@ -282,7 +291,7 @@ class StreamJob:
             self.state = JobState.STALE
             self.stats.reconnects += 1
             self.stats.last_error = f"no tick for {quiet_s:.1f}s while subscribed"
-            self.log.warning("feed stale, reconnecting", quiet_s=round(quiet_s, 1))
+            log.warning("feed stale, reconnecting", quiet_s=round(quiet_s, 1))
             self._rebuild.set()
 
     async def _follow_spec(self, spec: JobSpec | None) -> None:
@@ -293,7 +302,7 @@ class StreamJob:
         if spec.generation == current.generation:
             return
         self.spec = spec
-        self.log.info("desired state changed", generation=spec.generation)
+        log.info("desired state changed", generation=spec.generation)
         if spec.client_config() != current.client_config() or self.feed is None:
             self._rebuild.set()
             return
@@ -305,12 +314,12 @@ class StreamJob:
         feed.spec = self.spec  # type: ignore[assignment]
         invalid = feed.add(added)
         if invalid:
-            self.log.warning("invalid symbols skipped", symbols=invalid)
+            log.warning("invalid symbols skipped", symbols=invalid)
         if removed:
             feed.remove(removed)
             self.outbox.forget(removed)  # the writer deletes them from the store
             self.stats.forget(removed)
-        self.log.info("symbols changed", added=added, removed=removed)
+        log.info("symbols changed", added=added, removed=removed)
 
     # -- heartbeats --------------------------------------------------------------
     async def _heartbeat(self) -> None:
@@ -320,7 +329,7 @@ class StreamJob:
             except Exception as exc:
                 raise_if_cancelling()
                 # Health is best effort; streaming goes on.
-                self.log.warning("heartbeat failed", error=str(exc))
+                log.warning("heartbeat failed", error=str(exc))
             await asyncio.sleep(self.config.heartbeat_interval_s)
 
     def heartbeat(self) -> Heartbeat:
