@@ -12,6 +12,7 @@ from dramatiq.middleware import AsyncIO
 
 from service.log_context import LogContext
 from service.settings import Settings
+from service.shutdown import WorkerShutdown
 
 _broker: dramatiq.Broker | None = None
 
@@ -25,9 +26,11 @@ def build_broker(settings: Settings) -> RedisBroker:
 
 def add_service_middleware(broker: dramatiq.Broker) -> None:
     """What the service's actors need of any broker (tests add it to a StubBroker):
-    an event loop for the stream jobs, and actor/job context on every log line."""
+    an event loop for the stream jobs, actor/job context on every log line, and
+    the worker's stop."""
     broker.add_middleware(AsyncIO())
     broker.add_middleware(LogContext())
+    broker.add_middleware(WorkerShutdown())
 
 
 def setup_broker(settings: Settings | None = None) -> dramatiq.Broker:

@@ -91,7 +91,7 @@ async def run_stream_job(
         credentials=credentials_from_env,
         config=job_config(settings),
         identity=identity(),
-        stop_requested=stopping.is_set,
+        worker_stopping=stopping.is_set,
     )
     log.info("job starting", thread=threading.current_thread().name)
     reason = await job.run()

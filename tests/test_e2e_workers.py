@@ -114,9 +114,13 @@ def _one_worker_streaming(
     return env, worker
 
 
-@pytest.mark.parametrize("group_kill", [False, True], ids=["sigterm", "double-sigterm"])
+@pytest.mark.parametrize(
+    "signals",
+    ["one", "group", "late-duplicate"],
+    ids=["sigterm", "double-sigterm", "late-duplicate-sigterm"],
+)
 def test_sigterm_releases_the_lease_and_reports_stopped_within_ten_seconds(
-    group_kill: bool,
+    signals: str,
     redis_url: str,
     key_prefix: str,
     keys: Keys,
@@ -134,13 +138,9 @@ def test_sigterm_releases_the_lease_and_reports_stopped_within_ten_seconds(
         enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], "alpha")
         wait_until(lambda: redis_client.exists(keys.lease("alpha")) == 1, 20, "the lease")
         wait_until(lambda: len(board(redis_client, keys, "alpha")) == SYMBOLS, 20, "ticks")
+        child_pid = _job_pid(redis_client, keys, "alpha")
         started_at = time.monotonic()
-        # A process-group kill gives the worker child two SIGTERMs (its own and the
-        # one its parent forwards): the platforms' way, and still a graceful stop.
-        if group_kill:
-            os.killpg(worker.pid, signal.SIGTERM)
-        else:
-            os.kill(worker.pid, signal.SIGTERM)
+        _send_sigterm(signals, worker.pid, child_pid)
         worker.proc.wait(10)
         stopped_after = time.monotonic() - started_at
         print(f"exited {stopped_after:.1f}s after SIGTERM")
@@ -174,6 +174,26 @@ def test_credentials_reach_ccxt_but_never_a_log_line_or_a_heartbeat(
     for value in secrets.values():
         assert value not in output
         assert value.encode() not in stored
+
+
+def _send_sigterm(signals: str, main_pid: int, child_pid: int) -> None:
+    """A process-group kill gives the worker child two SIGTERMs (its own and the one
+    its parent forwards): the platforms' way, and still a graceful stop. Sent at once
+    the two often merge into one pending signal; "late-duplicate" sends the child's
+    own after the forwarded one was handled, which only the debounce survives."""
+    if signals == "group":
+        os.killpg(main_pid, signal.SIGTERM)
+        return
+    os.kill(main_pid, signal.SIGTERM)
+    if signals == "late-duplicate":
+        time.sleep(0.3)
+        os.kill(child_pid, signal.SIGTERM)
+
+
+def _job_pid(client: redis.Redis, keys: Keys, job_key: str) -> int:
+    """The pid of the worker child streaming ``job_key``, from its recorded heartbeat."""
+    wait_until(lambda: client.hexists(keys.health_jobs(), job_key), 20, "a heartbeat")
+    return int(json.loads(client.hget(keys.health_jobs(), job_key) or b"{}")["pid"])
 
 
 def _reconnects(client: redis.Redis, keys: Keys, job_key: str) -> int:

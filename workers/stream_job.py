@@ -9,6 +9,12 @@ Four tasks share one event loop:
 - ``_supervise``: renews the lease every ttl/3 (stops the job when it is lost),
   applies desired-state changes, and rebuilds a feed that went stale;
 - ``_heartbeat``: sends a small snapshot every heartbeat interval.
+
+How it stops: a task raises ``StopJob(reason)`` (lease lost or expired, key no
+longer desired, or ``worker_stopping()`` turned true), or the job's task is
+cancelled. Either way ``_stop()``, the one cleanup, sets ``_stopping`` (the
+flag every loop checks), cancels the tasks, releases the lease and sends the
+final ``JobState.STOPPED`` heartbeat; ``run()`` returns the ``StopReason``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import ccxt
 import structlog
 
 from workers.backoff import Backoff
-from workers.bounded import raise_if_cancelling, within
+from workers.bounded import raise_if_cancelling, to_the_end, within
 from workers.clock import now_ms
 from workers.exchange_client import ClientConfigError, make_exchange
 from workers.feed import CLOSE_TIMEOUT_S, Feed
@@ -36,7 +42,7 @@ from workers.states import JobState, StopReason
 from workers.stats import JobStats
 
 log = structlog.stdlib.get_logger(__name__)
-STOP_TIMEOUT_S = 2.0
+STOP_TIMEOUT_S = 2.0  # how long _stop() waits for the cancelled tasks
 
 
 class TickSink(Protocol):
@@ -84,7 +90,7 @@ class StreamJob:
         credentials: Callable[[str], dict[str, str]],
         config: JobConfig,
         identity: Identity,
-        stop_requested: Callable[[], bool] = lambda: False,
+        worker_stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.job_key = job_key
         self.lease = lease
@@ -94,14 +100,14 @@ class StreamJob:
         self.credentials = credentials
         self.config = config
         self.identity = identity
-        self.stop_requested = stop_requested
+        self.worker_stopping = worker_stopping
         self.spec: JobSpec | None = None
         self.state = JobState.STARTING
         self.stats = JobStats()
         self.backoff = Backoff(config.reconnect_delay_s, config.reconnect_max_delay_s)
         self.feed: Feed | None = None
         self._rebuild = asyncio.Event()
-        self._stopping = False
+        self._stopping = False  # set by _stop(); every loop checks it
         self.outbox = Outbox(job_key)
 
     async def run(self) -> StopReason:
@@ -117,20 +123,15 @@ class StreamJob:
     async def _run(self) -> StopReason:
         if not await self.lease.acquire():
             return StopReason.LEASE_HELD_ELSEWHERE
+        tasks: list[asyncio.Future[None]] = []
         try:
             self.spec = await self.load_spec(self.job_key)
             if self.spec is None:
-                return StopReason.NOT_DESIRED
-            return await self._run_tasks()
-        finally:
-            await self._shutdown()
-
-    async def _run_tasks(self) -> StopReason:
-        tasks = [
-            asyncio.ensure_future(coro)
-            for coro in (self._stream(), self._write(), self._supervise(), self._heartbeat())
-        ]
-        try:
+                raise StopJob(StopReason.NOT_DESIRED)
+            tasks = [
+                asyncio.ensure_future(coro)
+                for coro in (self._stream(), self._write(), self._supervise(), self._heartbeat())
+            ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 task.result()
@@ -138,20 +139,24 @@ class StreamJob:
         except StopJob as stop:
             return stop.reason
         finally:
-            await self._stop_tasks(tasks)
+            # A cancel (the worker's shutdown) may land while a StopJob is being cleaned up.
+            await to_the_end(self._stop(tasks))
 
-    async def _stop_tasks(self, tasks: Sequence[asyncio.Future[None]]) -> None:
-        """Cancel the tasks, and also tell them: Python 3.11's asyncio.timeout (inside
-        redis-py) can swallow a cancel that coincides with its own deadline."""
+    async def _stop(self, tasks: Sequence[asyncio.Future[None]]) -> None:
+        """The one cleanup, whatever ended the job (a StopJob, a cancel, an error).
+
+        The tasks are cancelled and also told, through ``_stopping`` and by waking
+        what they wait on: Python 3.11's asyncio.timeout (inside redis-py) can
+        swallow a cancel that coincides with its own deadline. Then the lease is
+        released first (so a successor can start), and the job says goodbye.
+        """
         self._stopping = True
         self.outbox.ready.set()
         self._rebuild.set()
         for task in tasks:
             task.cancel()
-        await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
-
-    async def _shutdown(self) -> None:
-        """Release the lease first (so a successor can start), then say goodbye."""
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
         self.state = JobState.STOPPED
         await within(self.lease.release(), 0.5)
         await within(self.send_heartbeat(self.heartbeat()), 0.5)
@@ -259,7 +264,7 @@ class StreamJob:
         last_renewed = time.monotonic()
         while not self._stopping:
             await asyncio.sleep(min(renew_every_s, 1.0))
-            if self.stop_requested():
+            if self.worker_stopping():
                 raise StopJob(StopReason.WORKER_STOPPING)
             self._watchdog()
             if time.monotonic() - last_renewed < renew_every_s:
