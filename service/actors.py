@@ -47,7 +47,7 @@ def stream_exchange(job_key: str) -> None:
     expected end, not a failure to log and retry.
     """
     if stopping.is_set():
-        log.info("stream not started: the worker is stopping", job=job_key)
+        log.info("stream not started: the worker is stopping")
         return
     token = new_token()
     try:
@@ -55,11 +55,11 @@ def stream_exchange(job_key: str) -> None:
             run_stream_job(job_key, settings(), _heartbeats().put, token)
         )
     except Shutdown:
-        log.info("stream stopped for worker shutdown", job=job_key)
+        log.info("stream stopped for worker shutdown")
     finally:
         # Normally released already; this covers a job whose cleanup did not run in time.
         if release_lease(_sync_redis(), Keys(settings().key_prefix), job_key, token):
-            log.warning("lease released by the worker thread", job=job_key)
+            log.warning("lease released by the worker thread")
         _heartbeats().flush(1.0)  # let the final "stopped" heartbeat go out
 
 

@@ -10,7 +10,9 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO
 
+from service.log_context import LogContext
 from service.settings import Settings
+from service.shutdown import WorkerShutdown
 
 _broker: dramatiq.Broker | None = None
 
@@ -18,8 +20,17 @@ _broker: dramatiq.Broker | None = None
 def build_broker(settings: Settings) -> RedisBroker:
     # TLS options travel in the URL: RedisBroker(url=...) ignores extra keyword arguments.
     broker = RedisBroker(url=settings.redis_url, namespace=settings.dramatiq_namespace)
-    broker.add_middleware(AsyncIO())
+    add_service_middleware(broker)
     return broker
+
+
+def add_service_middleware(broker: dramatiq.Broker) -> None:
+    """What the service's actors need of any broker (tests add it to a StubBroker):
+    an event loop for the stream jobs, actor/job context on every log line, and
+    the worker's stop."""
+    broker.add_middleware(AsyncIO())
+    broker.add_middleware(LogContext())
+    broker.add_middleware(WorkerShutdown())
 
 
 def setup_broker(settings: Settings | None = None) -> dramatiq.Broker:

@@ -67,8 +67,16 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
-    """Configure structlog and route the stdlib's logs through the same renderer."""
+def configure_logging(
+    log_format: str = "console", level: str = "INFO", *, cache_loggers: bool = True
+) -> None:
+    """Configure structlog and route the stdlib's logs through the same renderer.
+
+    ``cache_loggers=False`` is for tests (structlog's testing docs): a logger
+    cached on first use keeps the processors of that moment, so a later
+    ``configure`` or ``structlog.testing.capture_logs`` would not reach a
+    module-level ``log`` that had already logged.
+    """
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
@@ -79,7 +87,7 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
@@ -97,4 +105,5 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
 
 
 def get_logger(name: str) -> Any:
+    """A module's logger: ``log = get_logger(__name__)`` at module level."""
     return structlog.stdlib.get_logger(name)

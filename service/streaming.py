@@ -12,6 +12,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import fields
 from functools import lru_cache
 from typing import Any
 
@@ -26,22 +27,19 @@ from service.shutdown import stopping
 from service.store import TickWriter
 from workers.credentials import credentials_from_env
 from workers.heartbeat import Heartbeat
-from workers.lease import RELEASE_SCRIPT, Lease
+from workers.lease import Lease
+from workers.scripts import COMPARE_AND_DELETE
 from workers.spec import JobSpec
+from workers.states import StopReason
 from workers.stream_job import Identity, JobConfig, StreamJob
 
+log = get_logger(__name__)
 HeartbeatSender = Callable[[dict[str, Any]], None]
 
 
 def job_config(settings: Settings) -> JobConfig:
-    return JobConfig(
-        heartbeat_interval_s=settings.heartbeat_interval_s,
-        lease_ttl_s=settings.lease_ttl_s,
-        stale_after_s=settings.stale_after_s,
-        reconnect_delay_s=settings.reconnect_delay_s,
-        reconnect_max_delay_s=settings.reconnect_max_delay_s,
-        max_retries=settings.max_retries,
-    )
+    """The job's timings, taken from the settings under the same names."""
+    return JobConfig(**{field.name: getattr(settings, field.name) for field in fields(JobConfig)})
 
 
 def identity() -> Identity:
@@ -66,17 +64,16 @@ def release_lease(client: redis.Redis, keys: Keys, job_key: str, token: str) -> 
     saturated by a full-rate feed its own release may not run in time, and the
     lease would block a successor for up to LEASE_TTL_S.
     """
-    return bool(client.eval(RELEASE_SCRIPT, 1, keys.lease(job_key), token))
+    return bool(COMPARE_AND_DELETE.run(client, keys=[keys.lease(job_key)], args=[token]))
 
 
 async def run_stream_job(
     job_key: str, settings: Settings, send_heartbeat: HeartbeatSender, token: str = ""
-) -> str:
+) -> StopReason:
     """Run the job of ``job_key`` until it stops; returns why it stopped."""
     client = _client_for_loop(settings.redis_url, id(asyncio.get_running_loop()))
     keys = Keys(settings.key_prefix)
     await client.delete(keys.pending(job_key))
-    log = get_logger("service.streaming").bind(job=job_key)
 
     async def load_spec(key: str) -> JobSpec | None:
         raw = await client.hget(keys.desired(), key)
@@ -94,8 +91,7 @@ async def run_stream_job(
         credentials=credentials_from_env,
         config=job_config(settings),
         identity=identity(),
-        log=log,
-        stop_requested=stopping.is_set,
+        worker_stopping=stopping.is_set,
     )
     log.info("job starting", thread=threading.current_thread().name)
     reason = await job.run()

@@ -5,12 +5,10 @@ from __future__ import annotations
 from service.broker import setup_broker
 from service.logs import configure_logging
 from service.settings import Settings
-from service.shutdown import debounce_sigterm
 
 _settings = Settings.from_env()
 configure_logging(_settings.log_format, _settings.log_level)
 setup_broker(_settings)
-debounce_sigterm()
 
 from service.actors import record_heartbeat, stream_exchange  # noqa: E402
 

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
-import structlog
 
 from service.keys import Keys
+from service.simulator import Simulator, ccxt_params
 from service.store import TickWriter
 from workers.credentials import credentials_from_env
 from workers.heartbeat import Heartbeat
 from workers.lease import Lease
 from workers.spec import JobSpec
+from workers.states import StopReason
 from workers.stream_job import Identity, JobConfig, StreamJob
 
 FAST = JobConfig(
@@ -74,19 +77,16 @@ class Harness:
             credentials=credentials_from_env,
             config=self.config,
             identity=Identity(worker_id=f"test:{pid}", host="test", pid=pid),
-            log=structlog.get_logger("test").bind(job=job_key),
         )
 
     async def board(self, exchange: str) -> dict[str, dict[str, Any]]:
-        import json
-
         assert self.client is not None
         raw = await self.client.hgetall(self.keys.board(exchange))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
 
 
 @contextlib.asynccontextmanager
-async def running(job: StreamJob) -> AsyncIterator[asyncio.Future[str]]:
+async def running(job: StreamJob) -> AsyncIterator[asyncio.Future[StopReason]]:
     """Run ``job`` for the duration of the block; always cancelled and awaited at the end."""
     task = asyncio.ensure_future(job.run())
     try:
@@ -99,12 +99,55 @@ async def running(job: StreamJob) -> AsyncIterator[asyncio.Future[str]]:
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[bool]], timeout_s: float, what: str, step_s: float = 0.05
+    check: Callable[[], bool | Awaitable[bool]], timeout_s: float, what: str, step_s: float = 0.05
 ) -> float:
-    """Poll ``check`` until true; returns the seconds it took, fails with ``what``."""
+    """Poll ``check`` (plain or async) until true; returns the seconds it took, fails
+    with ``what``."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
-        if await check():
+        result = check()
+        if await result if inspect.isawaitable(result) else result:
             return time.monotonic() - started
         await asyncio.sleep(step_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def spec_for(sim: Simulator, symbols: list[str], **extra: Any) -> JobSpec:
+    """The desired spec of job ``sim`` streaming ``symbols`` from ``sim``."""
+    fields = {
+        "job_key": "sim",
+        "exchange": "sim",
+        "ccxt_id": sim.protocol_name,
+        "symbols": tuple(symbols),
+        "ccxt_params": ccxt_params(sim.protocol_name, sim.host, sim.port),
+        "generation": 1,
+        **extra,
+    }
+    return JobSpec(**fields)
+
+
+async def all_ticked(h: Harness, exchange: str, symbols: list[str]) -> bool:
+    return set(symbols) <= set(await h.board(exchange))
+
+
+@dataclass
+class Streaming:
+    sim: Simulator
+    h: Harness
+    job: StreamJob
+    task: asyncio.Future[StopReason]
+
+
+@contextlib.asynccontextmanager
+async def streaming(
+    redis_url: str, keys: Keys, simulator: Simulator, **spec: Any
+) -> AsyncIterator[Streaming]:
+    """``simulator`` started, and job ``sim`` streaming from it until it stored a
+    tick of every simulated symbol. ``spec`` fields override the job's spec
+    (``symbols`` is all the simulator's unless given)."""
+    async with simulator as sim, Harness(redis_url, keys) as h:
+        await h.put_spec(spec_for(sim, spec.pop("symbols", sim.symbols), **spec))
+        job = h.job("sim")
+        async with running(job) as task:
+            await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "every symbol")
+            yield Streaming(sim, h, job, task)

@@ -10,9 +10,11 @@ import dramatiq
 import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AsyncIO
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from service import actors
+from service.broker import add_service_middleware
 from service.keys import Keys
 from workers.heartbeat import Heartbeat
 from workers.spec import JobSpec
@@ -27,7 +29,7 @@ def stub_worker(
     actors.settings.cache_clear()
     actors._sync_redis.cache_clear()
     broker = StubBroker()
-    broker.add_middleware(AsyncIO())
+    add_service_middleware(broker)
     broker.emit_after("process_boot")
     for actor in (actors.stream_exchange, actors.record_heartbeat):
         actor.broker = broker
@@ -73,3 +75,24 @@ def test_a_duplicate_stream_message_finds_the_lease_taken_and_returns(
     assert time.monotonic() - started < 5
     assert redis_client.get(keys.lease("alpha")) == b"another-run"
     assert redis_client.hget(keys.health_jobs(), "alpha") is None
+
+
+def test_the_lines_of_an_actor_and_of_its_job_carry_the_actor_and_the_job_key(
+    stub_worker: StubBroker, keys: Keys, redis_client: redis.Redis
+) -> None:
+    redis_client.hset(keys.desired(), "alpha", JobSpec("alpha", "alpha", "binance", ()).to_json())
+    redis_client.set(keys.lease("alpha"), "another-run", px=10_000)
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        actors.stream_exchange.send("alpha")
+        stub_worker.join(actors.STREAMS_QUEUE, fail_fast=True)
+        actors.record_heartbeat.send({"job_key": "beta"})
+        stub_worker.join(actors.HEALTH_QUEUE, fail_fast=True)
+    # "job ended" is logged on the event loop's thread, "heartbeat dropped" on a worker thread.
+    ended = next(line for line in logs if line["event"] == "job ended")
+    assert (ended["actor"], ended["job"], ended["reason"]) == (
+        "stream_exchange",
+        "alpha",
+        "lease-held-elsewhere",
+    )
+    dropped = next(line for line in logs if line["event"] == "heartbeat dropped")
+    assert (dropped["actor"], dropped["job"]) == ("record_heartbeat", "beta")

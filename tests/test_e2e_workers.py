@@ -7,13 +7,16 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from service.keys import Keys
-from tests.procs import enqueue_stream, service_env, started, worker_args
+from tests.procs import ServiceProcess, enqueue_stream, service_env, started, worker_args
 from tests.sim_helpers import SimulatorProcess
 from workers.spec import JobSpec
 
@@ -30,10 +33,6 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
-def board(client: redis.Redis, keys: Keys, exchange: str) -> dict[str, dict]:
-    return {k.decode(): json.loads(v) for k, v in client.hgetall(keys.board(exchange)).items()}
-
-
 @pytest.fixture
 def simulators() -> Iterator[dict[str, SimulatorProcess]]:
     with (
@@ -43,48 +42,80 @@ def simulators() -> Iterator[dict[str, SimulatorProcess]]:
         yield {"alpha": one, "beta": two}
 
 
-def put_desired(client: redis.Redis, keys: Keys, sims: dict[str, SimulatorProcess]) -> None:
-    for name, sim in sims.items():
-        spec = JobSpec(
-            job_key=name,
-            exchange=name,
-            ccxt_id=sim.protocol,
-            symbols=tuple(_symbols(sim)),
-            ccxt_params=sim.ccxt_params,
-            generation=1,
-        )
-        client.hset(keys.desired(), name, spec.to_json())
+@dataclass
+class Stack:
+    """A test's Redis, key prefix, log folder and simulators, and how to start workers."""
+
+    redis_url: str
+    key_prefix: str
+    keys: Keys
+    client: redis.Redis
+    tmp_path: Path
+    sims: dict[str, SimulatorProcess]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return service_env(self.redis_url, self.key_prefix, **extra)
+
+    def put_desired(self, *names: str) -> None:
+        """Desire the simulators ``names`` (all of them when none is given)."""
+        for name in names or tuple(self.sims):
+            spec = JobSpec(
+                job_key=name,
+                exchange=name,
+                ccxt_id=self.sims[name].protocol,
+                symbols=tuple(_symbols(self.sims[name])),
+                ccxt_params=self.sims[name].ccxt_params,
+                generation=1,
+            )
+            self.client.hset(self.keys.desired(), name, spec.to_json())
+
+    def worker(
+        self, log_name: str, args: list[str] | None = None, **env: str
+    ) -> AbstractContextManager[ServiceProcess]:
+        return started(args or worker_args(), self.env(**env), self.tmp_path / log_name)
+
+    def enqueue(self, job_key: str) -> None:
+        enqueue_stream(self.redis_url, self.env()["DRAMATIQ_NAMESPACE"], job_key)
+
+    def board(self, exchange: str) -> dict[str, dict]:
+        raw = self.client.hgetall(self.keys.board(exchange))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def health(self, job_key: str) -> dict[str, Any]:
+        return dict(json.loads(self.client.hget(self.keys.health_jobs(), job_key) or b"{}"))
 
 
-def _symbols(sim: SimulatorProcess) -> list[str]:
-    return sorted(sim.client.last())
-
-
-def test_two_workers_stream_two_exchanges_and_store_the_last_values(
+@pytest.fixture
+def stack(
     redis_url: str,
     key_prefix: str,
     keys: Keys,
     redis_client: redis.Redis,
     tmp_path: Path,
     simulators: dict[str, SimulatorProcess],
-) -> None:
-    env = service_env(redis_url, key_prefix)
-    put_desired(redis_client, keys, simulators)
-    with (
-        started(worker_args(), env, tmp_path / "w1.log") as w1,
-        started(worker_args(), env, tmp_path / "w2.log") as w2,
-    ):
+) -> Stack:
+    return Stack(redis_url, key_prefix, keys, redis_client, tmp_path, simulators)
+
+
+def _symbols(sim: SimulatorProcess) -> list[str]:
+    return sorted(sim.client.last())
+
+
+def test_two_workers_stream_two_exchanges_and_store_the_last_values(stack: Stack) -> None:
+    simulators = stack.sims
+    stack.put_desired()
+    with stack.worker("w1.log") as w1, stack.worker("w2.log") as w2:
         started_at = time.monotonic()
         for name in simulators:
-            enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], name)
+            stack.enqueue(name)
         for name, sim in simulators.items():
             wanted = set(_symbols(sim))
-            wait_until(lambda: wanted <= set(board(redis_client, keys, name)), 10, name)  # noqa: B023
+            wait_until(lambda: wanted <= set(stack.board(name)), 10, name)  # noqa: B023
         print(f"every symbol ticked after {time.monotonic() - started_at:.1f}s")
         # A duplicate message finds the lease taken and returns: still one connection each.
         connections = {n: s.client.state()["connections_total"] for n, s in simulators.items()}
         for name in simulators:
-            enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], name)
+            stack.enqueue(name)
         time.sleep(2)
         assert {
             n: s.client.state()["connections_total"] for n, s in simulators.items()
@@ -93,92 +124,69 @@ def test_two_workers_stream_two_exchanges_and_store_the_last_values(
             sim.client.pause()
         time.sleep(1.0)
         for name, sim in simulators.items():
-            sent, stored = sim.client.last(), board(redis_client, keys, name)
+            sent, stored = sim.client.last(), stack.board(name)
             assert {s: (t["bid"], t["ask"], t["last"]) for s, t in sent.items()} == {
                 s: (stored[s]["bid"], stored[s]["ask"], stored[s]["last"]) for s in sent
             }
         assert w1.proc.poll() is None and w2.proc.poll() is None
 
 
-def _one_worker_streaming(
-    redis_url: str,
-    key_prefix: str,
-    keys: Keys,
-    client: redis.Redis,
-    tmp_path: Path,
-    sims: dict[str, SimulatorProcess],
-):  # type: ignore[no-untyped-def]
-    env = service_env(redis_url, key_prefix)
-    put_desired(client, keys, {"alpha": sims["alpha"]})
-    worker = started(worker_args(4, ("streams",)), env, tmp_path / "worker.log")
-    return env, worker
-
-
-@pytest.mark.parametrize("group_kill", [False, True], ids=["sigterm", "double-sigterm"])
+@pytest.mark.parametrize(
+    "signals",
+    ["one", "group", "late-duplicate"],
+    ids=["sigterm", "double-sigterm", "late-duplicate-sigterm"],
+)
 def test_sigterm_releases_the_lease_and_reports_stopped_within_ten_seconds(
-    group_kill: bool,
-    redis_url: str,
-    key_prefix: str,
-    keys: Keys,
-    redis_client: redis.Redis,
-    tmp_path: Path,
-    simulators: dict[str, SimulatorProcess],
+    signals: str, stack: Stack
 ) -> None:
-    env, worker_cm = _one_worker_streaming(
-        redis_url, key_prefix, keys, redis_client, tmp_path, simulators
-    )
+    stack.put_desired("alpha")
     # As in the Procfile: heartbeats have a worker of their own, which records the
     # final "stopped" heartbeat the streaming worker sends as it shuts down.
-    health = started(worker_args(2, ("health",)), env, tmp_path / "health.log")
-    with health, worker_cm as worker:
-        enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], "alpha")
-        wait_until(lambda: redis_client.exists(keys.lease("alpha")) == 1, 20, "the lease")
-        wait_until(lambda: len(board(redis_client, keys, "alpha")) == SYMBOLS, 20, "ticks")
+    health = stack.worker("health.log", worker_args(2, ("health",)))
+    with health, stack.worker("worker.log", worker_args(4, ("streams",))) as worker:
+        stack.enqueue("alpha")
+        wait_until(lambda: stack.client.exists(stack.keys.lease("alpha")) == 1, 20, "the lease")
+        wait_until(lambda: len(stack.board("alpha")) == SYMBOLS, 20, "ticks")
+        wait_until(lambda: "pid" in stack.health("alpha"), 20, "a heartbeat")
         started_at = time.monotonic()
-        # A process-group kill gives the worker child two SIGTERMs (its own and the
-        # one its parent forwards): the platforms' way, and still a graceful stop.
-        if group_kill:
-            os.killpg(worker.pid, signal.SIGTERM)
-        else:
-            os.kill(worker.pid, signal.SIGTERM)
+        _send_sigterm(signals, worker.pid, stack.health("alpha")["pid"])
         worker.proc.wait(10)
         stopped_after = time.monotonic() - started_at
         print(f"exited {stopped_after:.1f}s after SIGTERM")
-        assert redis_client.exists(keys.lease("alpha")) == 0, worker.output()[-3000:]
-        wait_until(lambda: _state(redis_client, keys, "alpha") == "stopped", 15, "stopped")
+        assert stack.client.exists(stack.keys.lease("alpha")) == 0, worker.output()[-3000:]
+        wait_until(lambda: stack.health("alpha").get("state") == "stopped", 15, "stopped")
         assert "Killing worker process" not in worker.output()
 
 
-def test_credentials_reach_ccxt_but_never_a_log_line_or_a_heartbeat(
-    redis_url: str,
-    key_prefix: str,
-    keys: Keys,
-    redis_client: redis.Redis,
-    tmp_path: Path,
-    simulators: dict[str, SimulatorProcess],
-) -> None:
+def _send_sigterm(signals: str, main_pid: int, child_pid: int) -> None:
+    """A process-group kill gives the worker child two SIGTERMs (its own and the one
+    its parent forwards): the platforms' way, and still a graceful stop. Sent at once
+    the two often merge into one pending signal; "late-duplicate" sends the child's
+    own after the forwarded one was handled, which only the debounce survives."""
+    if signals == "group":
+        os.killpg(main_pid, signal.SIGTERM)
+        return
+    os.kill(main_pid, signal.SIGTERM)
+    if signals == "late-duplicate":
+        time.sleep(0.3)
+        os.kill(child_pid, signal.SIGTERM)
+
+
+def test_credentials_reach_ccxt_but_never_a_log_line_or_a_heartbeat(stack: Stack) -> None:
     secrets = {"ALPHA_API_KEY": "key-5f0a9c1e77", "ALPHA_SECRET": "secret-d41d8cd98f"}
-    env = service_env(redis_url, key_prefix, LOG_LEVEL="DEBUG", **secrets)
-    put_desired(redis_client, keys, {"alpha": simulators["alpha"]})
-    with started(worker_args(), env, tmp_path / "worker.log") as worker:
-        enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], "alpha")
-        wait_until(lambda: len(board(redis_client, keys, "alpha")) == SYMBOLS, 20, "ticks")
-        simulators["alpha"].client.drop()  # errors and reconnects get logged too
-        wait_until(lambda: _reconnects(redis_client, keys, "alpha") > 0, 10, "a reconnect")
+    stack.put_desired("alpha")
+    with stack.worker("worker.log", LOG_LEVEL="DEBUG", **secrets) as worker:
+        stack.enqueue("alpha")
+        wait_until(lambda: len(stack.board("alpha")) == SYMBOLS, 20, "ticks")
+        stack.sims["alpha"].client.drop()  # errors and reconnects get logged too
+        wait_until(lambda: stack.health("alpha").get("reconnects", 0) > 0, 10, "a reconnect")
         time.sleep(1.5)
+    keys = stack.keys
     stored = b"".join(
-        redis_client.hvals(keys.health_jobs()) + redis_client.hvals(keys.health_workers())
+        stack.client.hvals(keys.health_jobs()) + stack.client.hvals(keys.health_workers())
     )
     output = worker.output()
     assert "feed open" in output
     for value in secrets.values():
         assert value not in output
         assert value.encode() not in stored
-
-
-def _reconnects(client: redis.Redis, keys: Keys, job_key: str) -> int:
-    return int(json.loads(client.hget(keys.health_jobs(), job_key) or b"{}").get("reconnects", 0))
-
-
-def _state(client: redis.Redis, keys: Keys, job_key: str) -> str:
-    return str(json.loads(client.hget(keys.health_jobs(), job_key) or b"{}").get("state"))

@@ -6,8 +6,13 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 
-from service.logs import redact_secrets, redact_text
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from service.logs import configure_logging, get_logger, redact_secrets, redact_text
 
 SCRIPT = """
 import logging
@@ -60,3 +65,29 @@ def test_the_redaction_processor_scrubs_nested_values_and_signed_urls() -> None:
     assert scrubbed["config"] == {"apiKey": "***", "secret": "***", "urls": ["wss://u:***@h/ws"]}
     assert scrubbed["password"] == ""
     assert redact_text("plain text") == "plain text"
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:], root.level = handlers, level
+
+
+@pytest.mark.parametrize("cache_loggers", [False, True])
+def test_capture_logs_sees_a_module_logger_across_reconfigures_only_when_uncached(
+    cache_loggers: bool, restore_logging: None
+) -> None:
+    log = get_logger("service.test_module")  # as a module-level ``log`` is made
+    configure_logging("json", "INFO", cache_loggers=cache_loggers)
+    log.info("first use")
+    configure_logging("json", "INFO", cache_loggers=cache_loggers)
+    with capture_logs() as logs:
+        log.info("feed open", symbols=3)
+    captured = [entry for entry in logs if entry["event"] == "feed open"]
+    # Under test (uncached) the capture sees it; a cached logger kept the old processors.
+    assert captured == (
+        [{"event": "feed open", "symbols": 3, "log_level": "info"}] if not cache_loggers else []
+    )

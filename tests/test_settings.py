@@ -30,6 +30,11 @@ def test_defaults_are_the_embedded_ones() -> None:
     assert settings.daemon_exchanges is None
 
 
+def test_the_field_defaults_and_the_variable_defaults_agree() -> None:
+    # Settings() is what tests and service.streaming.job_config see when nothing is set.
+    assert Settings() == Settings.from_env({})
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [

@@ -6,28 +6,12 @@ import asyncio
 import dataclasses
 
 import pytest
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from service.keys import Keys
-from service.simulator import Simulator, ccxt_params
-from tests.stream_harness import FAST, Harness, running, wait_for
-from workers.spec import JobSpec
-
-
-def spec_for(sim: Simulator, symbols: list[str], **extra) -> JobSpec:  # type: ignore[no-untyped-def]
-    fields = {
-        "job_key": "sim",
-        "exchange": "sim",
-        "ccxt_id": sim.protocol_name,
-        "symbols": tuple(symbols),
-        "ccxt_params": ccxt_params(sim.protocol_name, sim.host, sim.port),
-        "generation": 1,
-        **extra,
-    }
-    return JobSpec(**fields)
-
-
-async def all_ticked(h: Harness, exchange: str, symbols: list[str]) -> bool:
-    return set(symbols) <= set(await h.board(exchange))
+from service.simulator import Simulator
+from tests.stream_harness import FAST, Harness, all_ticked, running, spec_for, streaming, wait_for
 
 
 def test_the_job_streams_every_symbol_into_redis_and_heartbeats(redis_url: str, keys: Keys) -> None:
@@ -36,9 +20,7 @@ def test_the_job_streams_every_symbol_into_redis_and_heartbeats(redis_url: str, 
             await h.put_spec(spec_for(sim, sim.symbols))
             async with running(h.job("sim")):
                 await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "every symbol")
-                await wait_for(
-                    lambda: _async(any(b.state == "streaming" for b in h.heartbeats)), 5, "hb"
-                )
+                await wait_for(lambda: any(b.state == "streaming" for b in h.heartbeats), 5, "hb")
                 tick = (await h.board("sim"))["BTC/USDT"]
                 assert tick["bid"] < tick["ask"] and tick["timestamp"] is not None
                 assert tick["received_at"] >= tick["timestamp"]
@@ -89,22 +71,12 @@ async def _mismatched(h: Harness, sim: Simulator, out: list[str]) -> bool:
 
 def test_a_second_run_of_the_same_job_key_returns_at_once(redis_url: str, keys: Keys) -> None:
     async def scenario() -> None:
-        async with Simulator(symbols=5, rate=5, seed=3) as sim, Harness(redis_url, keys) as h:
-            await h.put_spec(spec_for(sim, sim.symbols))
-            async with running(h.job("sim", pid=1)) as first:
-                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "first streamer")
-                reason = await asyncio.wait_for(h.job("sim", pid=2).run(), 2)
-                assert reason == "lease-held-elsewhere"
-                assert not first.done()
+        async with streaming(redis_url, keys, Simulator(symbols=5, rate=5, seed=3)) as first:
+            reason = await asyncio.wait_for(first.h.job("sim", pid=2).run(), 2)
+            assert reason == "lease-held-elsewhere"
+            assert not first.task.done()
 
     asyncio.run(scenario())
-
-
-def _async(value: bool):  # type: ignore[no-untyped-def]
-    async def result() -> bool:
-        return value
-
-    return result()
 
 
 def test_credentials_from_the_environment_are_given_to_ccxt(
@@ -114,16 +86,24 @@ def test_credentials_from_the_environment_are_given_to_ccxt(
     monkeypatch.setenv("SIM_SECRET", "secret-1111bbbb")
 
     async def scenario() -> None:
-        async with Simulator(symbols=3, rate=5, seed=12) as sim, Harness(redis_url, keys) as h:
-            await h.put_spec(spec_for(sim, sim.symbols))
-            job = h.job("sim")
-            async with running(job):
-                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "ticks")
-                assert job.feed is not None
-                assert (job.feed.exchange.apiKey, job.feed.exchange.secret) == (
-                    "key-0000aaaa",
-                    "secret-1111bbbb",
-                )
-                assert "key-0000aaaa" not in job.heartbeat().to_dict().__repr__()
+        async with streaming(redis_url, keys, Simulator(symbols=3, rate=5, seed=12)) as s:
+            job = s.job
+            assert job.feed is not None
+            assert (job.feed.exchange.apiKey, job.feed.exchange.secret) == (
+                "key-0000aaaa",
+                "secret-1111bbbb",
+            )
+            assert "key-0000aaaa" not in job.heartbeat().to_dict().__repr__()
+
+    asyncio.run(scenario())
+
+
+def test_the_jobs_own_lines_carry_its_job_key(redis_url: str, keys: Keys) -> None:
+    async def scenario() -> None:
+        with capture_logs(processors=[merge_contextvars]) as logs:
+            async with streaming(redis_url, keys, Simulator(symbols=3, rate=5, seed=16)):
+                pass
+        opened = next(line for line in logs if line["event"] == "feed open")
+        assert (opened["job"], opened["symbols"]) == ("sim", 3)
 
     asyncio.run(scenario())

@@ -7,18 +7,16 @@ import dataclasses
 
 from service.keys import Keys
 from service.simulator import Simulator
-from tests.stream_harness import Harness, running, wait_for
-from tests.test_stream_job import all_ticked, spec_for
-
-
-async def _ticks_total(h: Harness, exchange: str, symbol: str) -> int:
-    tick = (await h.board(exchange)).get(symbol)
-    return tick["received_at"] if tick else 0
-
-
-async def _stop(task: asyncio.Future[str]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+from tests.stream_harness import (
+    Harness,
+    Streaming,
+    all_ticked,
+    running,
+    spec_for,
+    streaming,
+    wait_for,
+)
+from workers.states import StopReason
 
 
 def test_added_and_removed_symbols_follow_the_desired_state_without_a_reconnect(
@@ -57,41 +55,31 @@ async def _absent(h: Harness, symbols: list[str]) -> bool:
 
 def test_dropped_connections_are_retried_and_ticks_resume(redis_url: str, keys: Keys) -> None:
     async def scenario() -> None:
-        async with Simulator(symbols=5, rate=20, seed=5) as sim, Harness(redis_url, keys) as h:
-            await h.put_spec(spec_for(sim, sim.symbols))
-            job = h.job("sim")
-            async with running(job):
-                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "first ticks")
-                for _ in range(2):
-                    await sim.drop()
-                    await wait_for(lambda: _async(job.stats.reconnects > 0), 5, "a reconnect")
-                mark = job.stats.ticks_total
-                await wait_for(
-                    lambda: _async(job.stats.ticks_total > mark + 20), 10, "ticks resume"
-                )
-                assert job.state == "streaming"
-                assert "NetworkError" in (job.stats.last_error or "")
+        async with streaming(redis_url, keys, Simulator(symbols=5, rate=20, seed=5)) as s:
+            job = s.job
+            for _ in range(2):
+                await s.sim.drop()
+                await wait_for(lambda: job.stats.reconnects > 0, 5, "a reconnect")
+            mark = job.stats.ticks_total
+            await wait_for(lambda: job.stats.ticks_total > mark + 20, 10, "ticks resume")
+            assert job.state == "streaming"
+            assert "NetworkError" in (job.stats.last_error or "")
 
     asyncio.run(scenario())
 
 
 def test_a_stalled_feed_is_detected_and_rebuilt(redis_url: str, keys: Keys) -> None:
     async def scenario() -> None:
-        async with Simulator(symbols=5, rate=20, seed=6) as sim, Harness(redis_url, keys) as h:
-            await h.put_spec(spec_for(sim, sim.symbols))
-            job = h.job("sim")
-            async with running(job):
-                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "first ticks")
-                total_connections = sim.state()["connections_total"]
-                sim.stall()
-                await wait_for(lambda: _async(job.state == "stale"), 5, "stale detected")
-                assert any(b.state == "stale" for b in h.heartbeats) or job.state == "stale"
-                sim.resume()
-                mark = job.stats.ticks_total
-                await wait_for(
-                    lambda: _async(job.stats.ticks_total > mark + 20), 10, "ticks resume"
-                )
-                assert sim.state()["connections_total"] > total_connections, "no new connection"
+        async with streaming(redis_url, keys, Simulator(symbols=5, rate=20, seed=6)) as s:
+            job, sim = s.job, s.sim
+            total_connections = sim.state()["connections_total"]
+            sim.stall()
+            await wait_for(lambda: job.state == "stale", 5, "stale detected")
+            assert any(b.state == "stale" for b in s.h.heartbeats) or job.state == "stale"
+            sim.resume()
+            mark = job.stats.ticks_total
+            await wait_for(lambda: job.stats.ticks_total > mark + 20, 10, "ticks resume")
+            assert sim.state()["connections_total"] > total_connections, "no new connection"
 
     asyncio.run(scenario())
 
@@ -100,15 +88,12 @@ def test_symbols_the_exchange_does_not_list_are_reported_and_skipped(
     redis_url: str, keys: Keys
 ) -> None:
     async def scenario() -> None:
-        async with Simulator(symbols=4, rate=20, seed=7) as sim, Harness(redis_url, keys) as h:
-            await h.put_spec(spec_for(sim, [*sim.symbols, "NOPE/USDT"]))
-            job = h.job("sim")
-            async with running(job):
-                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "valid symbols")
-                await wait_for(lambda: _async(bool(h.heartbeats)), 5, "a heartbeat")
-                beat = job.heartbeat()
-                assert beat.invalid_symbols == ["NOPE/USDT"]
-                assert "NOPE/USDT" not in beat.symbols and beat.state == "streaming"
+        sim = Simulator(symbols=4, rate=20, seed=7)
+        async with streaming(redis_url, keys, sim, symbols=[*sim.symbols, "NOPE/USDT"]) as s:
+            await wait_for(lambda: bool(s.h.heartbeats), 5, "a heartbeat")
+            beat = s.job.heartbeat()
+            assert beat.invalid_symbols == ["NOPE/USDT"]
+            assert "NOPE/USDT" not in beat.symbols and beat.state == "streaming"
 
     asyncio.run(scenario())
 
@@ -119,9 +104,7 @@ def test_an_unknown_ccxt_id_fails_that_job_with_a_clear_error(redis_url: str, ke
             await h.put_spec(dataclasses.replace(spec_for(sim, sim.symbols), ccxt_id="nosuchx"))
             job = h.job("sim")
             async with running(job) as task:
-                await wait_for(
-                    lambda: _async(any(b.state == "failed" for b in h.heartbeats)), 5, "failed"
-                )
+                await wait_for(lambda: any(b.state == "failed" for b in h.heartbeats), 5, "failed")
                 failed = next(b for b in h.heartbeats if b.state == "failed")
                 assert "unknown ccxt exchange id 'nosuchx'" in (failed.last_error or "")
                 assert not task.done(), "a failed job keeps retrying"
@@ -133,14 +116,12 @@ def test_a_job_whose_lease_is_taken_over_stops_within_one_renewal(
     redis_url: str, keys: Keys
 ) -> None:
     async def scenario() -> None:
-        async with Simulator(symbols=2, rate=5, seed=9) as sim, Harness(redis_url, keys) as h:
-            await h.put_spec(spec_for(sim, sim.symbols))
-            async with running(h.job("sim")) as task:
-                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "ticks")
-                await h.client.set(keys.lease("sim"), "someone-else")  # type: ignore[union-attr]
-                reason = await asyncio.wait_for(task, h.config.lease_ttl_s / 3 + 1.5)
-                assert reason == "lease-lost"
-                assert await h.client.get(keys.lease("sim")) == b"someone-else"  # type: ignore[union-attr]
+        async with streaming(redis_url, keys, Simulator(symbols=2, rate=5, seed=9)) as s:
+            client = s.h.client
+            assert client is not None
+            await client.set(keys.lease("sim"), "someone-else")
+            assert await _reason_within_one_renewal(s) == "lease-lost"
+            assert await client.get(keys.lease("sim")) == b"someone-else"
 
     asyncio.run(scenario())
 
@@ -149,43 +130,35 @@ def test_a_job_removed_from_the_desired_state_releases_its_lease_and_returns(
     redis_url: str, keys: Keys
 ) -> None:
     async def scenario() -> None:
-        async with Simulator(symbols=2, rate=5, seed=10) as sim, Harness(redis_url, keys) as h:
-            await h.put_spec(spec_for(sim, sim.symbols))
-            async with running(h.job("sim")) as task:
-                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "ticks")
-                await h.remove_spec("sim")
-                assert await asyncio.wait_for(task, h.config.lease_ttl_s / 3 + 1.5) == "not-desired"
-                assert await h.client.get(keys.lease("sim")) is None  # type: ignore[union-attr]
-                assert h.heartbeats[-1].state == "stopped"
+        async with streaming(redis_url, keys, Simulator(symbols=2, rate=5, seed=10)) as s:
+            await s.h.remove_spec("sim")
+            assert await _reason_within_one_renewal(s) == "not-desired"
+            assert await s.h.client.get(keys.lease("sim")) is None  # type: ignore[union-attr]
+            assert s.h.heartbeats[-1].state == "stopped"
 
     asyncio.run(scenario())
 
 
+async def _reason_within_one_renewal(s: Streaming) -> StopReason:
+    """Why the job stopped, which it must know by its next lease renewal (ttl/3)."""
+    return await asyncio.wait_for(s.task, s.h.config.lease_ttl_s / 3 + 1.5)
+
+
 def test_rest_polling_stores_tickers_where_the_row_asks_for_it(redis_url: str, keys: Keys) -> None:
     async def scenario() -> None:
-        async with Simulator(symbols=6, rate=20, seed=11) as sim, Harness(redis_url, keys) as h:
-            await h.put_spec(spec_for(sim, sim.symbols, mode="poll", poll_interval_s=0.2))
-            job = h.job("sim")
-            async with running(job):
-                await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "polled tickers")
-                assert job.feed is not None and job.feed.method == "fetch_tickers"
-                # The simulator's REST prices only move with websocket traffic: a repeated
-                # poll shows as a newer received_at.
-                first = (await h.board("sim"))["BTC/USDT"]["received_at"]
-                await wait_for(lambda: _polled_again(h, first), 5, "a second poll")
+        sim = Simulator(symbols=6, rate=20, seed=11)
+        async with streaming(redis_url, keys, sim, mode="poll", poll_interval_s=0.2) as s:
+            assert s.job.feed is not None and s.job.feed.method == "fetch_tickers"
+            # The simulator's REST prices only move with websocket traffic: a repeated
+            # poll shows as a newer received_at.
+            first = (await s.h.board("sim"))["BTC/USDT"]["received_at"]
+            await wait_for(lambda: _polled_again(s.h, first), 5, "a second poll")
 
     asyncio.run(scenario())
 
 
 async def _polled_again(h: Harness, received_at: int) -> bool:
     return (await h.board("sim"))["BTC/USDT"]["received_at"] > received_at
-
-
-def _async(value: bool):  # type: ignore[no-untyped-def]
-    async def result() -> bool:
-        return value
-
-    return result()
 
 
 def test_changed_ccxt_parameters_rebuild_the_client_on_the_new_endpoint(
@@ -201,10 +174,10 @@ def test_changed_ccxt_parameters_rebuild_the_client_on_the_new_endpoint(
             async with running(h.job("sim")):
                 await wait_for(lambda: all_ticked(h, "sim", old.symbols), 10, "old endpoint")
                 await h.put_spec(spec_for(new, new.symbols, generation=2))
-                await wait_for(lambda: _async(new.state()["connections"] > 0), 5, "new endpoint")
-                await wait_for(lambda: _async(old.state()["connections"] == 0), 5, "old closed")
+                await wait_for(lambda: new.state()["connections"] > 0, 5, "new endpoint")
+                await wait_for(lambda: old.state()["connections"] == 0, 5, "old closed")
                 mark = new.feed.events_sent
-                await wait_for(lambda: _async(new.feed.events_sent > mark + 20), 5, "new ticks")
+                await wait_for(lambda: new.feed.events_sent > mark + 20, 5, "new ticks")
 
     asyncio.run(scenario())
 
@@ -221,14 +194,14 @@ def test_consecutive_failures_mark_the_job_failed_but_it_keeps_retrying(
             await h.put_spec(dead)
             job = h.job("sim")
             async with running(job) as task:
-                failed = lambda: _async(job.state == "failed")  # noqa: E731
+                failed = lambda: job.state == "failed"  # noqa: E731
                 await wait_for(failed, 10, "failed after TICKER_MAX_RETRIES")
                 assert job.stats.consecutive_failures >= h.config.max_retries
                 assert "NetworkError" in (job.stats.last_error or "") or "Exchange" in (
                     job.stats.last_error or ""
                 )
                 attempts = job.backoff.attempts
-                await wait_for(lambda: _async(job.backoff.attempts > attempts), 5, "a retry")
+                await wait_for(lambda: job.backoff.attempts > attempts, 5, "a retry")
                 assert not task.done()
 
     asyncio.run(scenario())

@@ -35,3 +35,21 @@ def raise_if_cancelling() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def to_the_end(awaitable: Awaitable[Any]) -> Any:
+    """Await ``awaitable`` to its end even if this task is cancelled meanwhile; then
+    re-raise that cancellation. For bounded cleanup (its own steps have timeouts)
+    that a stop arriving half-way must not cut short: the job may already be
+    cleaning up when its worker's shutdown cancels it.
+    """
+    task = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()

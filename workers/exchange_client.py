@@ -15,7 +15,7 @@ from workers.spec import JobSpec
 # (binance's default miniTicker has no bid/ask).
 DEFAULT_WATCH_PARAMS: dict[str, dict[str, Any]] = {"binance": {"name": "ticker"}}
 
-
+# Read method -> the ccxt capability it needs, best first.
 WATCH_METHODS = (("watch_tickers", "watchTickers"), ("watch_ticker", "watchTicker"))
 
 
@@ -49,10 +49,7 @@ def read_method(exchange: Any, mode: str) -> str:
     """
     has = exchange.has
     if mode in ("auto", "ws"):
-        for method, capability in (
-            ("watch_tickers", "watchTickers"),
-            ("watch_ticker", "watchTicker"),
-        ):
+        for method, capability in WATCH_METHODS:
             if has.get(capability):
                 return method
         if mode == "ws":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from workers.bounded import within
@@ -39,6 +39,8 @@ class Feed:
         self.invalid: list[str] = []
         self.method = ""
         self.latest: dict[str, Any] = {}
+        # One turn of a reader (await a watch, or one poll); open() picks it by method.
+        self._turn: Callable[[list[str]], Awaitable[None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -46,6 +48,7 @@ class Feed:
         """Load markets, set invalid symbols aside, start the readers. ccxt errors propagate."""
         await self.exchange.load_markets()
         self.method = read_method(self.exchange, self.spec.mode)
+        self._turn = self._turns()[self.method]
         if self.method.startswith("watch"):
             # ccxt.pro replaces exchange.tickers[symbol] with a new dict per frame.
             self.latest = self.exchange.tickers
@@ -97,12 +100,22 @@ class Feed:
             self._failed.set_exception(error)
 
     async def _read(self, group: list[str]) -> None:
-        read = getattr(self, f"_{self.method}")
+        turn = self._turn
+        assert turn is not None, "open() chooses the reader"
         # Always the same list: a different one is a new subscription (and, on
         # binance, a new connection). Removed symbols are ignored by the writer.
         while self.active.intersection(group):
-            await read(group)
+            await turn(group)
             self.on_update(group)
+
+    def _turns(self) -> dict[str, Callable[[list[str]], Awaitable[None]]]:
+        """A reader's turn for each of ``read_method``'s answers."""
+        return {
+            "watch_tickers": self._watch_tickers,
+            "watch_ticker": self._watch_ticker,
+            "fetch_tickers": self._fetch_tickers,
+            "fetch_ticker": self._fetch_ticker,
+        }
 
     async def _watch_tickers(self, symbols: list[str]) -> None:
         await self.exchange.watch_tickers(symbols, watch_params(self.spec))

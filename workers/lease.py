@@ -6,31 +6,20 @@ import uuid
 
 import redis.asyncio as aioredis
 
-# Renew and release only our own lease: another run's token must never be touched.
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-RELEASE_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
+from workers.scripts import COMPARE_AND_DELETE, COMPARE_AND_RENEW
 
 
 class Lease:
-    """One run's claim on a job key. Renew about every ttl/3; stop when renew fails."""
+    """One run's claim on a job key. Renew about every ttl/3; stop when renew fails.
+
+    Renew and release only touch our own lease: another run's token is never changed.
+    """
 
     def __init__(self, client: aioredis.Redis, key: str, ttl_ms: int, token: str = "") -> None:
         self.client = client
         self.key = key
         self.ttl_ms = ttl_ms
         self.token = token or uuid.uuid4().hex
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(RELEASE_SCRIPT)
 
     async def acquire(self) -> bool:
         """True when the lease was free and is now ours."""
@@ -38,8 +27,11 @@ class Lease:
 
     async def renew(self) -> bool:
         """True while the lease is still ours (its ttl is then reset)."""
-        return bool(await self._renew(keys=[self.key], args=[self.token, self.ttl_ms]))
+        renewed = await COMPARE_AND_RENEW.run_async(
+            self.client, [self.key], [self.token, self.ttl_ms]
+        )
+        return bool(renewed)
 
     async def release(self) -> bool:
         """Give the lease up if it is still ours; True when it was."""
-        return bool(await self._release(keys=[self.key], args=[self.token]))
+        return bool(await COMPARE_AND_DELETE.run_async(self.client, [self.key], [self.token]))

@@ -9,6 +9,12 @@ Four tasks share one event loop:
 - ``_supervise``: renews the lease every ttl/3 (stops the job when it is lost),
   applies desired-state changes, and rebuilds a feed that went stale;
 - ``_heartbeat``: sends a small snapshot every heartbeat interval.
+
+How it stops: a task raises ``StopJob(reason)`` (lease lost or expired, key no
+longer desired, or ``worker_stopping()`` turned true), or the job's task is
+cancelled. Either way ``_stop()``, the one cleanup, sets ``_stopping`` (the
+flag every loop checks), cancels the tasks, releases the lease and sends the
+final ``JobState.STOPPED`` heartbeat; ``run()`` returns the ``StopReason``.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ccxt
+import structlog
 
 from workers.backoff import Backoff
-from workers.bounded import raise_if_cancelling, within
+from workers.bounded import raise_if_cancelling, to_the_end, within
 from workers.clock import now_ms
 from workers.exchange_client import ClientConfigError, make_exchange
 from workers.feed import CLOSE_TIMEOUT_S, Feed
@@ -31,10 +38,11 @@ from workers.heartbeat import Heartbeat
 from workers.lease import Lease
 from workers.outbox import Outbox
 from workers.spec import JobSpec
-from workers.states import JobState
+from workers.states import JobState, StopReason
 from workers.stats import JobStats
 
-STOP_TIMEOUT_S = 2.0
+log = structlog.stdlib.get_logger(__name__)
+STOP_TIMEOUT_S = 2.0  # how long _stop() waits for the cancelled tasks
 
 
 class TickSink(Protocol):
@@ -44,12 +52,15 @@ class TickSink(Protocol):
 
 @dataclass(frozen=True)
 class JobConfig:
-    heartbeat_interval_s: float = 5.0
-    lease_ttl_s: float = 15.0
-    stale_after_s: float = 30.0
-    reconnect_delay_s: float = 1.0
-    reconnect_max_delay_s: float = 30.0
-    max_retries: int = 10
+    """A job's timings. No defaults here: ``service.settings.Settings`` holds the
+    only ones (fields of the same names), so they are declared once."""
+
+    heartbeat_interval_s: float
+    lease_ttl_s: float
+    stale_after_s: float
+    reconnect_delay_s: float
+    reconnect_max_delay_s: float
+    max_retries: int
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,10 @@ class Identity:
 
 class StopJob(Exception):
     """Raised inside the job to end it (lease lost, key no longer desired)."""
+
+    def __init__(self, reason: StopReason) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class StreamJob:
@@ -75,8 +90,7 @@ class StreamJob:
         credentials: Callable[[str], dict[str, str]],
         config: JobConfig,
         identity: Identity,
-        log: Any,
-        stop_requested: Callable[[], bool] = lambda: False,
+        worker_stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.job_key = job_key
         self.lease = lease
@@ -86,57 +100,64 @@ class StreamJob:
         self.credentials = credentials
         self.config = config
         self.identity = identity
-        self.log = log
-        self.stop_requested = stop_requested
+        self.worker_stopping = worker_stopping
         self.spec: JobSpec | None = None
-        self.state = "starting"
+        self.state = JobState.STARTING
         self.stats = JobStats()
         self.backoff = Backoff(config.reconnect_delay_s, config.reconnect_max_delay_s)
         self.feed: Feed | None = None
         self._rebuild = asyncio.Event()
-        self._stopping = False
+        self._stopping = False  # set by _stop(); every loop checks it
         self.outbox = Outbox(job_key)
 
-    async def run(self) -> str:
-        """Stream until stopped; returns why it ended. Another live lease: returns at once."""
+    async def run(self) -> StopReason:
+        """Stream until stopped; returns why it ended. Another live lease: returns at once.
+
+        The job key is bound into structlog's contextvars here, in the task that runs
+        the job (its tasks copy that context), so every line the job logs carries
+        ``job=`` whoever runs it.
+        """
+        with structlog.contextvars.bound_contextvars(job=self.job_key):
+            return await self._run()
+
+    async def _run(self) -> StopReason:
         if not await self.lease.acquire():
-            return "lease-held-elsewhere"
+            return StopReason.LEASE_HELD_ELSEWHERE
+        tasks: list[asyncio.Future[None]] = []
         try:
             self.spec = await self.load_spec(self.job_key)
             if self.spec is None:
-                return "not-desired"
-            return await self._run_tasks()
-        finally:
-            await self._shutdown()
-
-    async def _run_tasks(self) -> str:
-        tasks = [
-            asyncio.ensure_future(coro)
-            for coro in (self._stream(), self._write(), self._supervise(), self._heartbeat())
-        ]
-        try:
+                raise StopJob(StopReason.NOT_DESIRED)
+            tasks = [
+                asyncio.ensure_future(coro)
+                for coro in (self._stream(), self._write(), self._supervise(), self._heartbeat())
+            ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 task.result()
-            return "finished"
+            return StopReason.FINISHED
         except StopJob as stop:
-            return str(stop)
+            return stop.reason
         finally:
-            await self._stop_tasks(tasks)
+            # A cancel (the worker's shutdown) may land while a StopJob is being cleaned up.
+            await to_the_end(self._stop(tasks))
 
-    async def _stop_tasks(self, tasks: Sequence[asyncio.Future[None]]) -> None:
-        """Cancel the tasks, and also tell them: Python 3.11's asyncio.timeout (inside
-        redis-py) can swallow a cancel that coincides with its own deadline."""
+    async def _stop(self, tasks: Sequence[asyncio.Future[None]]) -> None:
+        """The one cleanup, whatever ended the job (a StopJob, a cancel, an error).
+
+        The tasks are cancelled and also told, through ``_stopping`` and by waking
+        what they wait on: Python 3.11's asyncio.timeout (inside redis-py) can
+        swallow a cancel that coincides with its own deadline. Then the lease is
+        released first (so a successor can start), and the job says goodbye.
+        """
         self._stopping = True
         self.outbox.ready.set()
         self._rebuild.set()
         for task in tasks:
             task.cancel()
-        await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
-
-    async def _shutdown(self) -> None:
-        """Release the lease first (so a successor can start), then say goodbye."""
-        self.state = "stopped"
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        self.state = JobState.STOPPED
         await within(self.lease.release(), 0.5)
         await within(self.send_heartbeat(self.heartbeat()), 0.5)
         if self.feed is not None:
@@ -169,11 +190,12 @@ class StreamJob:
         self.feed = feed = Feed(exchange, spec, self._observe)
         await feed.open()
         if feed.invalid:
-            self.log.warning("invalid symbols skipped", symbols=feed.invalid, method=feed.method)
-        # A feed rebuilt for staleness stays "stale" until its first tick arrives.
-        self.state = "stale" if self.state == "stale" else "streaming"
+            log.warning("invalid symbols skipped", symbols=feed.invalid, method=feed.method)
+        # A feed rebuilt for staleness stays STALE until its first tick arrives.
+        if self.state != JobState.STALE:
+            self.state = JobState.STREAMING
         self.stats.last_tick_monotonic = time.monotonic()
-        self.log.info("feed open", method=feed.method, symbols=len(feed.active))
+        log.info("feed open", method=feed.method, symbols=len(feed.active))
         rebuild = asyncio.ensure_future(self._rebuild.wait())
         failure = asyncio.ensure_future(feed.failure())
         try:
@@ -187,12 +209,12 @@ class StreamJob:
     def _failed(self, exc: BaseException, *, fatal: bool) -> None:
         self.stats.consecutive_failures = self.backoff.attempts + 1
         self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        if self.state == "streaming":
+        if self.state == JobState.STREAMING:
             self.stats.reconnects += 1
         failing = fatal or self.stats.consecutive_failures >= self.config.max_retries
-        self.state = "failed" if failing else "reconnecting"
-        log = self.log.error if failing else self.log.warning
-        log("feed failed", error=self.stats.last_error, attempt=self.stats.consecutive_failures)
+        self.state = JobState.FAILED if failing else JobState.RECONNECTING
+        say = log.error if failing else log.warning
+        say("feed failed", error=self.stats.last_error, attempt=self.stats.consecutive_failures)
 
     async def _sleep_or_rebuild(self, delay_s: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -226,14 +248,14 @@ class StreamJob:
             await self.sink.write(self.outbox.exchange, batch)
         except Exception as exc:
             # Redis away: the outbox keeps the latest per symbol; try again soon.
-            self.log.warning("tick write failed", error=str(exc))
+            log.warning("tick write failed", error=str(exc))
             return False
         self.stats.record_batch(batch)
         self.backoff.healthy()
         if self.backoff.attempts == 0:
             self.stats.consecutive_failures = 0
-        if self.state == "stale":
-            self.state = "streaming"
+        if self.state == JobState.STALE:
+            self.state = JobState.STREAMING
         return True
 
     # -- supervision -------------------------------------------------------------
@@ -242,14 +264,14 @@ class StreamJob:
         last_renewed = time.monotonic()
         while not self._stopping:
             await asyncio.sleep(min(renew_every_s, 1.0))
-            if self.stop_requested():
-                raise StopJob("worker-stopping")
+            if self.worker_stopping():
+                raise StopJob(StopReason.WORKER_STOPPING)
             self._watchdog()
             if time.monotonic() - last_renewed < renew_every_s:
                 continue
             try:
                 if not await self.lease.renew():
-                    raise StopJob("lease-lost")
+                    raise StopJob(StopReason.LEASE_LOST)
                 last_renewed = time.monotonic()
                 await self._follow_spec(await self.load_spec(self.job_key))
             except StopJob:
@@ -257,34 +279,35 @@ class StreamJob:
             except Exception as exc:
                 raise_if_cancelling()
                 # Redis away: retry until the lease would lapse.
-                self.log.warning("lease renewal failed", error=str(exc))
+                log.warning("lease renewal failed", error=str(exc))
                 if time.monotonic() - last_renewed >= self.config.lease_ttl_s:
-                    raise StopJob("lease-expired") from exc
+                    raise StopJob(StopReason.LEASE_EXPIRED) from exc
 
     def _watchdog(self) -> None:
         """ccxt can stall without raising: rebuild a subscribed feed that went quiet."""
         feed = self.feed
-        if feed is None or not feed.active or self.state not in ("streaming", "stale"):
+        watched = self.state in (JobState.STREAMING, JobState.STALE)
+        if feed is None or not feed.active or not watched:
             return
         # Arrival, not storage, decides: a saturated loop may write late without being stale.
         last = max(self.stats.last_tick_monotonic, self.outbox.last_change_monotonic)
         quiet_s = time.monotonic() - last
         if quiet_s >= self.config.stale_after_s:
-            self.state = "stale"
+            self.state = JobState.STALE
             self.stats.reconnects += 1
             self.stats.last_error = f"no tick for {quiet_s:.1f}s while subscribed"
-            self.log.warning("feed stale, reconnecting", quiet_s=round(quiet_s, 1))
+            log.warning("feed stale, reconnecting", quiet_s=round(quiet_s, 1))
             self._rebuild.set()
 
     async def _follow_spec(self, spec: JobSpec | None) -> None:
         if spec is None:
-            raise StopJob("not-desired")
+            raise StopJob(StopReason.NOT_DESIRED)
         current = self.spec
         assert current is not None
         if spec.generation == current.generation:
             return
         self.spec = spec
-        self.log.info("desired state changed", generation=spec.generation)
+        log.info("desired state changed", generation=spec.generation)
         if spec.client_config() != current.client_config() or self.feed is None:
             self._rebuild.set()
             return
@@ -296,12 +319,12 @@ class StreamJob:
         feed.spec = self.spec  # type: ignore[assignment]
         invalid = feed.add(added)
         if invalid:
-            self.log.warning("invalid symbols skipped", symbols=invalid)
+            log.warning("invalid symbols skipped", symbols=invalid)
         if removed:
             feed.remove(removed)
             self.outbox.forget(removed)  # the writer deletes them from the store
             self.stats.forget(removed)
-        self.log.info("symbols changed", added=added, removed=removed)
+        log.info("symbols changed", added=added, removed=removed)
 
     # -- heartbeats --------------------------------------------------------------
     async def _heartbeat(self) -> None:
@@ -311,7 +334,7 @@ class StreamJob:
             except Exception as exc:
                 raise_if_cancelling()
                 # Health is best effort; streaming goes on.
-                self.log.warning("heartbeat failed", error=str(exc))
+                log.warning("heartbeat failed", error=str(exc))
             await asyncio.sleep(self.config.heartbeat_interval_s)
 
     def heartbeat(self) -> Heartbeat:
@@ -327,7 +350,7 @@ class StreamJob:
             worker_id=self.identity.worker_id,
             host=self.identity.host,
             pid=self.identity.pid,
-            state=JobState(self.state),
+            state=self.state,
             sent_at=now_ms(),
             symbols=symbols,
             invalid_symbols=list(feed.invalid) if feed else [],
