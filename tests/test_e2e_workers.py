@@ -24,6 +24,11 @@ pytestmark = pytest.mark.e2e
 SYMBOLS = 50
 
 
+def board(client: redis.Redis, keys: Keys, exchange: str) -> dict[str, dict]:
+    """One exchange's stored ticks by symbol, as JSON."""
+    return {k.decode(): json.loads(v) for k, v in client.hgetall(keys.board(exchange)).items()}
+
+
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     started_at = time.monotonic()
     while time.monotonic() - started_at < timeout_s:
@@ -78,8 +83,7 @@ class Stack:
         enqueue_stream(self.redis_url, self.env()["DRAMATIQ_NAMESPACE"], job_key)
 
     def board(self, exchange: str) -> dict[str, dict]:
-        raw = self.client.hgetall(self.keys.board(exchange))
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
+        return board(self.client, self.keys, exchange)
 
     def health(self, job_key: str) -> dict[str, Any]:
         return dict(json.loads(self.client.hget(self.keys.health_jobs(), job_key) or b"{}"))
