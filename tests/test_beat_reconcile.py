@@ -8,8 +8,9 @@ import pytest
 import redis
 from sqlalchemy import delete, update
 
-from service.beat.reconcile import ReconcileOptions, reconcile
-from service.beat.source import DatabaseSource, check_exchange_row, validate_symbol
+from bench.beat_setup import database_options
+from service.beat.reconcile import reconcile
+from service.beat.source import DatabaseSource
 from service.db.engine import make_engine, make_sessionmaker
 from service.db.models import Base, Exchange, Symbol
 from service.desired import DesiredState
@@ -25,13 +26,7 @@ class Recorder:
         self.calls.append(job_key)
 
 
-OPTIONS = ReconcileOptions(
-    shard_size=3,
-    allow=None,
-    pending_ttl_s=60,
-    check_exchange=check_exchange_row,
-    check_symbol=validate_symbol,
-)
+OPTIONS = database_options(shard_size=3)
 
 
 class Db:
