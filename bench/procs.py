@@ -14,6 +14,8 @@ from pathlib import Path
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
+from service.devrun.commands import worker_argv
+
 BIN = Path(sys.executable).parent
 
 
@@ -75,16 +77,9 @@ class ServiceProcess:
 
 
 def worker_args(threads: int = 4, queues: tuple[str, ...] = ("streams", "health")) -> list[str]:
-    return [
-        str(BIN / "dramatiq"),
-        "service.workers",
-        "--processes",
-        "1",
-        "--threads",
-        str(threads),
-        "--queues",
-        *queues,
-    ]
+    """``dramatiq service.workers`` as ``ticker-service dev`` starts it, on ``queues`` only."""
+    argv = worker_argv(threads)
+    return [*argv[: argv.index("--queues") + 1], *queues]
 
 
 @contextmanager
