@@ -32,9 +32,10 @@ import sqlalchemy
 from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import insert, select
 
+from bench.beat_setup import database_options
 from service.beat.plan import plan
 from service.beat.reconcile import ReconcileOptions, reconcile
-from service.beat.source import DatabaseSource, check_exchange_row, validate_symbol
+from service.beat.source import DatabaseSource, check_exchange_row
 from service.beat.supervise import supervise
 from service.db.engine import make_engine
 from service.db.models import Base, Exchange, Symbol
@@ -148,13 +149,7 @@ def median_ms(func: Callable[[], Any], repeat: int) -> dict[str, float]:
 
 
 def measure(url: str, keys: Keys, client: redis.Redis, args: argparse.Namespace) -> dict[str, Any]:
-    options = ReconcileOptions(
-        shard_size=200,
-        allow=None,
-        pending_ttl_s=60,
-        check_exchange=check_exchange_row,
-        check_symbol=validate_symbol,
-    )
+    options = database_options(shard_size=200)
     # The first check imports ccxt (about a second); the beat has it imported at start-up.
     check_exchange_row(ExchangeSnapshot(name="warm-up", ccxt_id="binance"))
     broker = RedisBroker(url=REDIS_URL, namespace=f"{keys.prefix}:dramatiq")

@@ -25,12 +25,13 @@ from typing import Any
 
 import redis
 
+from bench.procs import ServiceProcess, enqueue_stream, service_env, worker_args
 from service.keys import Keys
-from tests.procs import ServiceProcess, enqueue_stream, service_env, worker_args
-from tests.sim_helpers import SimulatorClient, SimulatorProcess
+from service.simulator.testing import SimulatorProcess
 from workers.spec import JobSpec
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+JOB_KEY = "bench"  # the one job the single-job benchmarks stream
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 PRODUCTION = {
     "LEASE_TTL_S": "15",
@@ -114,6 +115,11 @@ def quantile(ordered: Sequence[float], q: float) -> float:
     return float(ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))])
 
 
+def round_order(index: int) -> tuple[str, str]:
+    """Who measures first in round ``index``: alternated, so drift in the load hits both."""
+    return ("service", "bare") if index % 2 == 0 else ("bare", "service")
+
+
 def wait_until(check: Callable[[], Any], timeout_s: float, what: str, step_s: float = 0.05) -> Any:
     """Poll ``check`` until it returns something truthy; raises TimeoutError naming ``what``."""
     deadline = time.monotonic() + timeout_s
@@ -166,8 +172,18 @@ def simulator(symbols: int, rate: float, seed: int = 7) -> Iterator[SimulatorPro
         yield sim
 
 
+@contextmanager
+def job_simulator(
+    space: RedisSpace, job_key: str, symbols: int, rate: float
+) -> Iterator[SimulatorProcess]:
+    """A simulator of ``symbols`` symbols, with ``job_key`` desired on all of them."""
+    with simulator(symbols, rate=rate) as sim:
+        put_job(space, sim, job_key, sim_symbols(sim))
+        yield sim
+
+
 def sim_symbols(sim: SimulatorProcess) -> list[str]:
-    return sorted(SimulatorClient(sim.url)._call("GET", "/_sim/symbols"))
+    return sorted(sim.client.symbols())
 
 
 def put_job(space: RedisSpace, sim: SimulatorProcess, job_key: str, symbols: list[str]) -> None:

@@ -18,7 +18,6 @@ this machine's wall clock; ``timestamp`` has 1 ms resolution.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +26,19 @@ from typing import Any
 import redis
 
 from bench.common import (
+    JOB_KEY,
     RedisSpace,
     cpu_seconds,
     goal,
+    job_simulator,
     median,
-    put_job,
     quantile,
-    sim_symbols,
-    simulator,
+    round_order,
     streaming_worker,
     table,
-    wait_until,
 )
+from bench.pubsub import ChannelListener
 from bench.throughput import BareProcess
-
-JOB_KEY = "bench"
 
 
 @dataclass(frozen=True)
@@ -60,36 +57,23 @@ PLANS = {
 }
 
 
-class Listener:
+class Listener(ChannelListener):
     """Collects (visible, received) latencies of every tick published in a window."""
 
     def __init__(self, client: redis.Redis, channel: str) -> None:
-        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
-        self.pubsub.subscribe(channel)
         self.visible: list[float] = []
         self.received: list[float] = []
         self.recording = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
+        super().__init__(client, channel)
 
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            message = self.pubsub.get_message(timeout=0.2)
-            if message is None:
-                continue
-            arrived_ms = time.time() * 1000
-            if not self.recording:
-                continue
-            for tick in json.loads(message["data"]):
-                if tick["timestamp"] is not None:
-                    self.visible.append(arrived_ms - tick["timestamp"])
-                    self.received.append(tick["received_at"] - tick["timestamp"])
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.pubsub.close()
+    def on_message(self, data: bytes) -> None:
+        arrived_ms = time.time() * 1000
+        if not self.recording:
+            return
+        for tick in json.loads(data):
+            if tick["timestamp"] is not None:
+                self.visible.append(arrived_ms - tick["timestamp"])
+                self.received.append(tick["received_at"] - tick["timestamp"])
 
 
 def run(space: RedisSpace, mode: str, logs: Path) -> dict[str, Any]:
@@ -97,11 +81,9 @@ def run(space: RedisSpace, mode: str, logs: Path) -> dict[str, Any]:
     found: dict[str, list[float]] = {"visible": [], "received": [], "bare": []}
     cpu: dict[str, list[float]] = {"service": [], "bare": []}
     elapsed: dict[str, float] = {"service": 0.0, "bare": 0.0}
-    with simulator(plan.symbols, rate=plan.rate) as sim:
-        put_job(space, sim, JOB_KEY, sim_symbols(sim))
+    with job_simulator(space, JOB_KEY, plan.symbols, rate=plan.rate) as sim:
         for index in range(plan.rounds):
-            order = ("service", "bare") if index % 2 == 0 else ("bare", "service")
-            for client in order:
+            for client in round_order(index):
                 if client == "service":
                     visible, received, pct = service_window(space, plan, logs)
                     found["visible"] += visible
@@ -147,7 +129,7 @@ def bare_window(port: int, plan: Plan) -> tuple[list[float], float]:
     """Latencies seen by the bare loop in one window, and its CPU share in %."""
     bare = BareProcess(port, plan.warmup_s + plan.window_s, f"--latency-from={plan.warmup_s}")
     try:
-        wait_until(lambda: bare.latest.get("ticks"), 30, "the bare loop's first ticks")
+        bare.wait_ready()
         time.sleep(plan.warmup_s)
         first = dict(bare.latest)
         last = bare.wait(plan.window_s + 30)

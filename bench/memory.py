@@ -18,18 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    JOB_KEY,
     RedisSpace,
     goal,
-    put_job,
+    job_simulator,
     rss_mb,
-    sim_symbols,
-    simulator,
     streaming_worker,
     table,
 )
-from tests.sim_helpers import SimulatorClient
+from service.simulator.testing import SimulatorClient
 
-JOB_KEY = "bench"
 POLL_S = 0.25
 
 
@@ -49,11 +47,12 @@ PLANS = {
 
 def run(space: RedisSpace, mode: str, logs: Path) -> dict[str, Any]:
     plan = PLANS[mode]
-    with simulator(plan.symbols, rate=0) as sim:
-        put_job(space, sim, JOB_KEY, sim_symbols(sim))
-        with streaming_worker(space, JOB_KEY, logs) as worker:
-            start_rss = rss_mb(worker.pid)
-            samples = _follow(space, worker.pid, plan, sim.client)
+    with (
+        job_simulator(space, JOB_KEY, plan.symbols, rate=0) as sim,
+        streaming_worker(space, JOB_KEY, logs) as worker,
+    ):
+        start_rss = rss_mb(worker.pid)
+        samples = _follow(space, worker.pid, plan, sim.client)
     growth = _growth(samples)
     result: dict[str, Any] = {
         "plan": plan.__dict__,

@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -37,8 +36,9 @@ from bench.common import (
     table,
     wait_until,
 )
-from tests.procs import BIN, ServiceProcess, service_env, started, worker_args
-from tests.sim_helpers import SimulatorProcess
+from bench.procs import BIN, ServiceProcess, service_env, started, worker_args
+from bench.pubsub import ChannelListener
+from service.simulator.testing import SimulatorProcess
 
 JOB_KEY = "alpha"
 DEFAULTS = {"LEASE_TTL_S": "15", "SUPERVISE_INTERVAL_S": "5"}
@@ -80,32 +80,20 @@ def seed(env: dict[str, str], sim: SimulatorProcess, symbols: list[str]) -> None
         subprocess.run(argv, env=env, check=True, capture_output=True, timeout=60)
 
 
-class Arrivals:
+class Arrivals(ChannelListener):
     """Pub/sub listener: (monotonic arrival, newest received_at) of every batch."""
 
     def __init__(self, space: RedisSpace) -> None:
-        self.pubsub = space.client.pubsub(ignore_subscribe_messages=True)
-        self.pubsub.subscribe(space.keys.tick_channel(JOB_KEY))
         self.batches: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
+        super().__init__(space.client, space.keys.tick_channel(JOB_KEY))
 
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            message = self.pubsub.get_message(timeout=0.2)
-            if message is not None:
-                ticks = json.loads(message["data"])
-                self.batches.append((time.monotonic(), max(t["received_at"] for t in ticks)))
+    def on_message(self, data: bytes) -> None:
+        ticks = json.loads(data)
+        self.batches.append((time.monotonic(), max(t["received_at"] for t in ticks)))
 
     def first_after(self, wall_ms: int) -> float | None:
         """Arrival of the first batch stamped by the service after ``wall_ms``."""
         return next((at for at, stamped in list(self.batches) if stamped > wall_ms), None)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.pubsub.close()
 
 
 def one_round(space: RedisSpace, sim: SimulatorProcess, plan: Plan, logs: Path) -> dict[str, Any]:

@@ -25,20 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    JOB_KEY,
     RedisSpace,
     cpu_seconds,
     goal,
+    job_simulator,
     median,
-    put_job,
-    sim_symbols,
-    simulator,
+    round_order,
     streaming_worker,
     table,
     wait_until,
 )
-from tests.sim_helpers import SimulatorProcess
-
-JOB_KEY = "bench"
+from service.simulator.testing import SimulatorProcess, stop_child
 
 
 @dataclass(frozen=True)
@@ -136,6 +134,16 @@ class BareProcess:
         for line in self.proc.stdout:
             self.latest = json.loads(line)
 
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Return at its first report of ticks; raises RuntimeError if it exits first."""
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bench.bare exited with {self.proc.returncode}")
+            return bool(self.latest.get("ticks"))
+
+        wait_until(ready, timeout_s, "the bare loop's first ticks")
+
     def wait(self, timeout_s: float) -> dict[str, Any]:
         """Wait for the end of its run; returns its last line."""
         self.proc.wait(timeout_s)
@@ -143,20 +151,14 @@ class BareProcess:
         return self.latest
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_child(self.proc)
         self._thread.join(5)
 
 
 def run_bare(sim: SimulatorProcess, size: int, plan: Plan) -> dict[str, Any]:
     bare = BareProcess(sim.port, seconds=plan.warmup_s + plan.window_s + 30)
     try:
-        wait_until(lambda: _bare_ready(bare), 30, "the bare loop's first ticks")
+        bare.wait_ready()
         time.sleep(plan.warmup_s)
         first = _bare_mark(bare, sim)
         time.sleep(plan.window_s)
@@ -164,12 +166,6 @@ def run_bare(sim: SimulatorProcess, size: int, plan: Plan) -> dict[str, Any]:
     finally:
         bare.close()
     return _window("bare", size, first, last)
-
-
-def _bare_ready(bare: BareProcess) -> bool:
-    if bare.proc.poll() is not None:
-        raise RuntimeError(f"bench.bare exited with {bare.proc.returncode}")
-    return bool(bare.latest.get("ticks"))
 
 
 def _bare_mark(bare: BareProcess, sim: SimulatorProcess) -> Mark:
@@ -194,12 +190,9 @@ def run_sustained(space: RedisSpace, mode: str, logs: Path) -> dict[str, Any]:
 def compare(space: RedisSpace, plan: Plan, logs: Path) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     for size in plan.sizes:
-        with simulator(size, rate=plan.total_rate / size) as sim:
-            put_job(space, sim, JOB_KEY, sim_symbols(sim))
+        with job_simulator(space, JOB_KEY, size, rate=plan.total_rate / size) as sim:
             for index in range(plan.rounds):
-                # Alternate who goes first, so drift in the machine's load hits both.
-                order = ("service", "bare") if index % 2 == 0 else ("bare", "service")
-                for client in order:
+                for client in round_order(index):
                     row = (
                         run_service(space, sim, size, plan, logs)
                         if client == "service"

@@ -1,16 +1,19 @@
-"""Shared fixtures: a real Redis, a real SQLite and a real Postgres.
+"""Shared fixtures: a real Redis, a real SQLite and a real Postgres; simulators.
 
 Servers are found through ``TEST_REDIS_URL``/``REDIS_URL`` and
 ``TEST_DATABASE_URL``. A missing server skips its tests locally and fails
 them when ``CI=true``. Each test gets its own Redis key prefix and its own
-Postgres schema, and removes them afterwards.
+Postgres schema, and removes them afterwards. Simulator tests run once per
+protocol the simulator speaks (``protocol``), as Dramatiq's own suite runs once
+per broker.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -19,6 +22,8 @@ import sqlalchemy
 
 from service.db.engine import driver_url
 from service.keys import Keys
+from service.simulator.testing import SimulatorThread
+from tests.sim_helpers import PROTOCOLS, Protocol
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -99,3 +104,23 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 def database_url(request: pytest.FixtureRequest) -> str:
     """Runs a test once on SQLite and once on Postgres."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(params=PROTOCOLS, ids=str)
+def protocol(request: pytest.FixtureRequest) -> Protocol:
+    """Runs a test once per simulator protocol (binance, okx)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def simulator(protocol: Protocol) -> Iterator[SimulatorThread]:
+    """A simulator of ``protocol`` in a background thread: 25 symbols at 20 events/s."""
+    with SimulatorThread(protocol.name, symbols=25, rate=20, seed=protocol.seed) as running:
+        yield running
+
+
+@pytest.fixture
+async def exchange(simulator: SimulatorThread) -> AsyncIterator[Any]:
+    """A ccxt.pro client of ``simulator``, closed after the test."""
+    async with simulator.exchange() as client:
+        yield client

@@ -10,23 +10,17 @@ import pytest
 import redis
 import structlog
 
+from bench.beat_setup import database_options
 from service.beat.lock import BeatLock
-from service.beat.reconcile import ReconcileOptions
 from service.beat.runner import Beat
-from service.beat.source import DatabaseSource, check_exchange_row, validate_symbol
+from service.beat.source import DatabaseSource
 from service.beat.status import read_status
 from service.db.engine import make_engine, make_sessionmaker
 from service.db.models import Base, Exchange, Symbol
 from service.desired import DesiredState
 from service.keys import Keys
 
-OPTIONS = ReconcileOptions(
-    shard_size=200,
-    allow=None,
-    pending_ttl_s=60,
-    check_exchange=check_exchange_row,
-    check_symbol=validate_symbol,
-)
+OPTIONS = database_options(shard_size=200)
 
 
 class Recorder:

@@ -8,7 +8,9 @@ reports the fields ``docs/benchmarks.md`` is built from.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -21,25 +23,29 @@ pytestmark = pytest.mark.e2e
 MACHINE_FIELDS = {"date", "cores", "cpu_model", "python", "ccxt", "dramatiq", "redis_py"}
 
 
-def _run(name: str, redis_url: str, tmp_path: Path) -> dict:
-    payload = bench_run.run_one(name, "tiny", redis_url, tmp_path)
-    written = json.loads((tmp_path / f"{name}.json").read_text())
-    assert written["name"] == name
-    assert set(written["machine"]) >= MACHINE_FIELDS
-    assert "error" not in written, written.get("error")
-    assert written["table"].startswith("|")
-    return payload
+RunBench = Callable[[str], dict[str, Any]]
 
 
-def _no_keys_left(redis_url: str, name: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    assert list(client.scan_iter(match=f"bench:{name}:*", count=1000)) == []
+@pytest.fixture
+def run_bench(redis_url: str, tmp_path: Path) -> RunBench:
+    """Runs one benchmark in its tiny mode; checks its JSON and that it left no keys."""
+
+    def run(name: str) -> dict[str, Any]:
+        payload = bench_run.run_one(name, "tiny", redis_url, tmp_path)
+        written = json.loads((tmp_path / f"{name}.json").read_text())
+        assert written["name"] == name
+        assert set(written["machine"]) >= MACHINE_FIELDS
+        assert "error" not in written, written.get("error")
+        assert written["table"].startswith("|")
+        client = redis.Redis.from_url(redis_url)
+        assert list(client.scan_iter(match=f"bench:{name}:*", count=1000)) == []
+        return payload
+
+    return run
 
 
-def test_throughput_compares_the_service_with_a_bare_ccxt_loop(
-    redis_url: str, tmp_path: Path
-) -> None:
-    payload = _run("throughput", redis_url, tmp_path)
+def test_throughput_compares_the_service_with_a_bare_ccxt_loop(run_bench: RunBench) -> None:
+    payload = run_bench("throughput")
     row = payload["summary"][0]
     assert row["symbols"] == 10
     for field in ("service_ticks_per_s", "bare_ticks_per_s", "ratio", "frames_ratio",
@@ -47,35 +53,29 @@ def test_throughput_compares_the_service_with_a_bare_ccxt_loop(
         assert field in row
     assert row["service_ticks_per_s"] > 0 and row["bare_ticks_per_s"] > 0
     assert {g["goal"] for g in payload["goals"]}
-    _no_keys_left(redis_url, "throughput")
 
 
-def test_latency_reports_quantiles_of_ticks_seen_on_the_pubsub_channel(
-    redis_url: str, tmp_path: Path
-) -> None:
-    payload = _run("latency", redis_url, tmp_path)
+def test_latency_reports_quantiles_of_ticks_seen_on_the_pubsub_channel(run_bench: RunBench) -> None:
+    payload = run_bench("latency")
     visible = payload["summary"][0]
     assert visible["ticks"] > 0
     assert visible["p50_ms"] <= visible["p99_ms"] <= visible["max_ms"]
-    _no_keys_left(redis_url, "latency")
 
 
 def test_recovery_measures_failover_after_sigkill_and_lease_release_after_sigterm(
-    redis_url: str, tmp_path: Path
+    run_bench: RunBench,
 ) -> None:
-    payload = _run("recovery", redis_url, tmp_path)
+    payload = run_bench("recovery")
     first = payload["rounds"][0]
     assert first["lease_lapsed_s"] <= first["lease_retaken_s"] <= first["failover_s"]
     assert first["sigterm_lease_released_s"] >= 0
-    _no_keys_left(redis_url, "recovery")
 
 
-def test_memory_samples_the_worker_rss_at_each_tick_target(redis_url: str, tmp_path: Path) -> None:
-    payload = _run("memory", redis_url, tmp_path)
+def test_memory_samples_the_worker_rss_at_each_tick_target(run_bench: RunBench) -> None:
+    payload = run_bench("memory")
     assert [s["target"] for s in payload["samples"]] == [40_000, 80_000]
     assert all(s["rss_mb"] and s["rss_mb"] > 10 for s in payload["samples"])
     assert payload["growth_mb"] is not None
-    _no_keys_left(redis_url, "memory")
 
 
 @pytest.mark.skipif(not beat.SCRIPT.exists(), reason="bench/beat_scale.py is not in yet")

@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 import redis
 
+from bench.procs import BIN
 from service.db import repo
 from service.db.migrate import upgrade
 from service.db.session import migrated_session
 from service.devrun.ports import free_port
 from service.devrun.seed import DEMO_EXCHANGES, SimulatedExchange, demos_to_run, seed_demo
 from service.keys import Keys
-from tests.procs import BIN
 from workers.redis_text import text
 
 pytestmark = pytest.mark.e2e

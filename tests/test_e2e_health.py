@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from bench.procs import BIN, enqueue_stream, service_env, started, worker_args
 from service.devrun.ports import free_port
 from service.keys import Keys
-from tests.procs import BIN, enqueue_stream, service_env, started, worker_args
-from tests.sim_helpers import SimulatorProcess
+from service.simulator.testing import SimulatorProcess
 from tests.test_e2e_workers import wait_until
 from workers.spec import JobSpec
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import redis
 
+from bench.procs import ServiceProcess, enqueue_stream, service_env, started, worker_args
 from service.keys import Keys
-from tests.procs import ServiceProcess, enqueue_stream, service_env, started, worker_args
-from tests.sim_helpers import SimulatorProcess
+from service.simulator.testing import SimulatorProcess
 from workers.spec import JobSpec
 
 pytestmark = pytest.mark.e2e

@@ -9,13 +9,13 @@ import redis
 import sqlalchemy
 from dramatiq import Message
 
+from bench.procs import BIN
 from service.broker import build_broker
 from service.db.engine import make_engine
 from service.errors import ConfigError
 from service.redis_client import sync_client
 from service.settings import Settings, redact_url
 from tests.private_redis import private_redis
-from tests.procs import BIN
 
 
 def test_defaults_are_the_embedded_ones() -> None:

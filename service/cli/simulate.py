@@ -76,7 +76,7 @@ async def serve(sim: Simulator) -> int:
         "symbols": len(sim.symbols),
         "ccxt_params": ccxt_params(sim.protocol_name, sim.host, sim.port),
     }
-    # one JSON line on stdout: what a human copies and what tests/sim_helpers.py parses
+    # one JSON line on stdout: what a human copies and what service/simulator/testing.py parses
     print(json.dumps(ready), flush=True)
     try:
         await stop.wait()

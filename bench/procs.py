@@ -1,4 +1,4 @@
-"""Real service processes for end-to-end tests: workers, beats, web; always cleaned up."""
+"""Real service processes (workers, beats, web) for end-to-end tests and benchmarks."""
 
 from __future__ import annotations
 
