@@ -67,16 +67,22 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# Tests set this to False (tests/conftest.py), as structlog's testing docs advise:
+# a logger cached on first use keeps the processors of that moment, so a later
+# ``structlog.testing.capture_logs`` would not reach a module-level ``log`` that
+# had already logged, for instance in a CLI command a test ran in-process.
+CACHE_LOGGERS = True
+
+
 def configure_logging(
-    log_format: str = "console", level: str = "INFO", *, cache_loggers: bool = True
+    log_format: str = "console", level: str = "INFO", *, cache_loggers: bool | None = None
 ) -> None:
     """Configure structlog and route the stdlib's logs through the same renderer.
 
-    ``cache_loggers=False`` is for tests (structlog's testing docs): a logger
-    cached on first use keeps the processors of that moment, so a later
-    ``configure`` or ``structlog.testing.capture_logs`` would not reach a
-    module-level ``log`` that had already logged.
+    ``cache_loggers`` defaults to ``CACHE_LOGGERS`` (on, except under test).
     """
+    if cache_loggers is None:
+        cache_loggers = CACHE_LOGGERS
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if log_format == "json"

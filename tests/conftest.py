@@ -20,10 +20,15 @@ import pytest
 import redis
 import sqlalchemy
 
+import service.logs
 from service.db.engine import driver_url
 from service.keys import Keys
 from service.simulator.testing import SimulatorThread
 from tests.sim_helpers import PROTOCOLS, Protocol
+
+# CLI commands run in-process configure logging too: never with cached loggers,
+# so structlog.testing.capture_logs sees every module's events in any test order.
+service.logs.CACHE_LOGGERS = False
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
