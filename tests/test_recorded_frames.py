@@ -4,7 +4,8 @@ The simulator replays each recorded spot ticker case (tests/recorded_frames.py)
 to whoever subscribes to its stream; a real StreamJob (tests/stream_harness.py)
 streams it with ccxt's real client into a real Redis; the stored tick, read back
 through TickReader and ``/tickers``, must equal ccxt's expected parse in every
-unified field.
+unified field. The e2e case does the same with real processes: a simulator
+started with ``--replay``, a Dramatiq worker, and ``ticker-service price --json``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,7 +29,9 @@ from service.keys import Keys
 from service.settings import Settings
 from service.simulator import Simulator, ccxt_params
 from service.store import TickReader
+from tests.procs import BIN, enqueue_stream, service_env, started, worker_args
 from tests.recorded_frames import TickerCase, ticker_cases
+from tests.sim_helpers import SimulatorProcess
 from tests.stream_harness import FAST, Harness, running, wait_for
 from workers.spec import JobSpec
 from workers.ticks import FROM_CCXT, TICK_FIELDS
@@ -64,7 +71,7 @@ def _same(ours: Any, theirs: Any) -> bool:
     return bool(ours == theirs)
 
 
-def spec_for(case: TickerCase, sim: Simulator) -> JobSpec:
+def spec_for(case: TickerCase, sim: Simulator | SimulatorProcess) -> JobSpec:
     # A row name that is not the ccxt id: nothing may depend on the exchange's name.
     return JobSpec(
         job_key=f"recorded-{case.exchange}",
@@ -129,3 +136,40 @@ async def read_over_http(
                 assert response.status == 200, await response.text()
                 served[symbol] = await response.json()
     return served
+
+
+@pytest.mark.e2e
+def test_real_processes_store_every_recorded_field_and_the_price_command_prints_it(
+    redis_url: str, keys: Keys, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    env = service_env(redis_url, keys.prefix)
+    with contextlib.ExitStack() as stack:
+        for case in CASES:
+            replay = tmp_path / f"{case.exchange}.json"
+            replay.write_text(json.dumps(case.streams))
+            sim = stack.enter_context(
+                SimulatorProcess(case.exchange, symbols=",".join(case.markets), replay=replay)
+            )
+            spec = spec_for(case, sim)
+            redis_client.hset(keys.desired(), spec.job_key, spec.to_json())
+        stack.enter_context(started(worker_args(2), env, tmp_path / "worker.log"))
+        for case in CASES:
+            enqueue_stream(redis_url, env["DRAMATIQ_NAMESPACE"], f"recorded-{case.exchange}")
+        for case in CASES:
+            for symbol in case.symbols:
+                printed = price_json_until(case, symbol, env)
+                assert differences(printed, case.expected[symbol]) == {}, case.id
+
+
+def price_json_until(case: TickerCase, symbol: str, env: dict[str, str]) -> dict[str, Any] | None:
+    """``ticker-service price --json`` once it prints the recorded parse (or after 20 s)."""
+    command = [str(BIN / "ticker-service"), "price", symbol, "--json"]
+    command += ["--exchange", f"recorded-{case.exchange}"]
+    deadline, printed = time.monotonic() + 20, None
+    while time.monotonic() < deadline:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=20)
+        printed = json.loads(done.stdout) if done.returncode == 0 else None
+        if printed is not None and not differences(printed, case.expected[symbol]):
+            break
+        time.sleep(0.2)
+    return printed

@@ -91,16 +91,18 @@ def stored_tick(**values: Any) -> dict[str, Any]:
     return to_tick("alpha", "BTC/USDT", full | values, received_at=now_ms())
 
 
-def test_the_price_command_prints_every_field_as_a_table_and_as_json(
-    redis_client: redis.Redis,
-    redis_url: str,
-    keys: Keys,
-    key_prefix: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def cli_keys(keys: Keys, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Keys:
+    """The test's keys, which the CLI's Redis settings now point at."""
     monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("TICKER_KEY_PREFIX", key_prefix)
+    monkeypatch.setenv("TICKER_KEY_PREFIX", keys.prefix)
+    return keys
+
+
+def test_the_price_command_prints_every_field_as_a_table_and_as_json(
+    redis_client: redis.Redis, cli_keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = cli_keys
     tick = stored_tick(bid=None, percentage=-0.33)
     redis_client.hset(keys.board("alpha"), "BTC/USDT", json.dumps(tick))
     redis_client.sadd(keys.exchanges(), "alpha")
