@@ -157,6 +157,7 @@ def error_response(code: int, msg: str, status: int = 400) -> web.Response:
 class BinanceProtocol(ExchangeProtocol):
     name = "binance"
     ws_routes = ("/stream{tail:.*}", "/ws{tail:.*}")
+    listed_decimals = {"BTC/USDT": 2}  # exchangeInfo BTCUSDT PRICE_FILTER tickSize 0.01
 
     def __init__(self, market: Any) -> None:
         super().__init__(market)

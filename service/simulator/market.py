@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workers.clock import now_ms
@@ -202,11 +202,17 @@ def named_pairs(symbols: Sequence[str]) -> list[Pair]:
     return pairs
 
 
-def build_market(symbols: int | Sequence[str], seed: int | None = None) -> Market:
+def build_market(
+    symbols: int | Sequence[str],
+    seed: int | None = None,
+    listed_decimals: Mapping[str, int] | None = None,
+) -> Market:
     """A market of TRADING spot symbols: ``symbols`` of them quoted in USDT, or these
     (``BTC/USDT`` or, with the exchange's price tick, ``BTC/USDT=0.01``).
 
-    Raises ValueError for a count below 1 or a malformed or repeated name.
+    ``listed_decimals`` are the price decimals the exchange lists for some symbols,
+    used where a name gives no tick. Raises ValueError for a count below 1 or a
+    malformed or repeated name.
     """
     if isinstance(symbols, int):
         if symbols < 1:
@@ -217,7 +223,9 @@ def build_market(symbols: int | Sequence[str], seed: int | None = None) -> Marke
     rng = random.Random(seed)
     start = now_ms()
     tickers = []
-    for index, (base, quote, decimals) in enumerate(pairs):
+    listed = listed_decimals or {}
+    for index, (base, quote, named) in enumerate(pairs):
+        decimals = named if named is not None else listed.get(f"{base}/{quote}")
         price = PRICES.get(base) if quote == QUOTE else None
         if price is None:
             price = 10 ** rng.uniform(-2, 3)

@@ -63,8 +63,9 @@ class Simulator:
             raise ValueError(f"rate={rate}: expected 0 (full rate) or more")
         self.protocol_name = protocol
         self.host, self.port = host, port
-        self.market = build_market(symbols, seed)
-        self.protocol = PROTOCOLS[protocol](self.market)
+        protocol_class = PROTOCOLS[protocol]
+        self.market = build_market(symbols, seed, protocol_class.listed_decimals)
+        self.protocol = protocol_class(self.market)
         self.drop_every_s = drop_every_s
         self.stall_after_s = stall_after_s
         self.drops = 0
