@@ -30,7 +30,7 @@ MAX_IDLE_S = 0.05  # longest sleep, so pause/rate/subscription changes apply qui
 MIN_SLEEP_S = 0.002
 CATCH_UP_S = 0.25  # a loop that fell behind may send at most this much backlog at once
 # Between replayed frames: a client reads each one as its own update, as from an exchange.
-REPLAY_GAP_S = 0.02
+REPLAY_GAP_S = 0.01
 
 
 def verbatim(text: str) -> str:
