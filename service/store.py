@@ -20,6 +20,7 @@ from service.errors import StoreError
 from service.keys import Keys
 from workers.clock import now_ms
 from workers.redis_text import text
+from workers.ticks import TICK_FIELDS
 
 Tick = dict[str, Any]
 
@@ -67,7 +68,11 @@ class TickWriter:
 
 
 class TickReader:
-    """What trading bots and dashboards call: latest ticks with a stale flag."""
+    """What trading bots and dashboards call: latest ticks with a stale flag.
+
+    A tick has every field of ``workers.ticks.TICK_FIELDS`` (None where the exchange
+    gives none) plus ``stale``.
+    """
 
     def __init__(self, client: redis.Redis, keys: Keys, *, stale_after_s: float = 30.0) -> None:
         self.client = client
@@ -108,7 +113,9 @@ class TickReader:
         return best[0] if best else None
 
     def _decode(self, raw: bytes | str, now: int) -> Tick:
-        tick: Tick = json.loads(raw)
+        stored: Tick = json.loads(raw)
+        # Every field, in order, even from a tick an older version wrote with fewer.
+        tick: Tick = {field: stored.get(field) for field in TICK_FIELDS} | stored
         tick["stale"] = now - int(tick["received_at"]) > self.stale_after_ms
         return tick
 

@@ -1,4 +1,7 @@
-"""``ticker-service price SYMBOL [--exchange NAME] [--prefer A,B] [--json]``."""
+"""``ticker-service price SYMBOL [--exchange NAME] [--prefer A,B] [--json]``.
+
+Prints every field of the latest stored tick: a compact table, or the tick as JSON.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("symbol", help="unified symbol, e.g. BTC/USDT")
     parser.add_argument("--exchange", help="only this exchange (default: the best across all)")
     parser.add_argument("--prefer", default="", help="comma-separated exchange preference")
-    parser.add_argument("--json", action="store_true", help="print the tick as JSON")
+    parser.add_argument("--json", action="store_true", help="print the whole tick as JSON")
     parser.set_defaults(func=run)
 
 
@@ -38,11 +41,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# The table's lines, by stored field; tests keep it covering every field of a tick.
+TABLE = (
+    ("last", "bid", "bid_volume", "ask", "ask_volume"),
+    ("open", "high", "low", "close", "previous_close"),
+    ("change", "percentage", "average", "vwap"),
+    ("base_volume", "quote_volume", "index_price", "mark_price"),
+    ("timestamp", "received_at"),
+)
+TIMES = ("timestamp", "received_at")
+
+
 def format_tick(tick: dict[str, Any]) -> str:
-    received_at = datetime.fromtimestamp(tick["received_at"] / 1000, UTC)
-    received = received_at.isoformat(timespec="milliseconds")
+    """A compact table of every field of ``tick``: ``label value`` pairs, ``-`` for none."""
     stale = "  STALE" if tick.get("stale") else ""
-    return (
-        f"{tick['exchange']:<12} {tick['symbol']:<12} bid {tick['bid']}  ask {tick['ask']}  "
-        f"last {tick['last']}  change {tick['percentage']}%  received {received}{stale}"
-    )
+    lines = [f"{tick['exchange']} {tick['symbol']}{stale}"]
+    for fields in TABLE:
+        pairs = (f"{field.replace('_', ' ')} {_value(field, tick.get(field))}" for field in fields)
+        lines.append("  " + "  ".join(pairs))
+    return "\n".join(lines)
+
+
+def _value(field: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if field in TIMES:
+        return datetime.fromtimestamp(value / 1000, UTC).isoformat(timespec="milliseconds")
+    return f"{value}%" if field == "percentage" else str(value)

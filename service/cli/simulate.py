@@ -11,11 +11,13 @@ from typing import Any
 from service.errors import ConfigError
 from service.settings import Settings
 from service.simulator import PROTOCOLS, Simulator, ccxt_params
+from service.simulator.replay import load_replay
 
 DEFAULT_PORT = 8901
 # The options that are Simulator arguments: each option's dest is the keyword it fills.
 SIMULATOR_OPTIONS = (
-    "protocol", "host", "port", "symbols", "rate", "seed", "drop_every_s", "stall_after_s"
+    "protocol", "host", "port", "symbols", "rate", "seed", "drop_every_s", "stall_after_s",
+    "replay",
 )  # fmt: skip
 
 
@@ -30,7 +32,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 = any free)")
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="binance")
-    parser.add_argument("--symbols", type=int, default=20, help="number of spot symbols")
+    parser.add_argument(
+        "--symbols", type=symbols_option, default=20,
+        help="number of spot symbols, or the symbols to list: BTC/USDT,ETH/BTC",
+    )  # fmt: skip
     parser.add_argument(
         "--rate", type=float, default=1.0, help="events/s per subscribed symbol (0 = full rate)"
     )
@@ -43,7 +48,24 @@ def register(subparsers: Any) -> None:
         help="stop sending events S seconds after start (the sockets stay open)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=None, help="random seed of the price walk")
+    parser.add_argument(
+        "--replay", type=replay_option, default=None, metavar="FILE",
+        help="JSON {stream: [frames]}: recorded frames each subscriber of a stream gets",
+    )  # fmt: skip
     parser.set_defaults(func=run)
+
+
+def symbols_option(value: str) -> int | list[str]:
+    """``--symbols``: a count, or comma-separated unified symbols."""
+    return int(value) if value.strip().isdigit() else [s for s in value.split(",") if s]
+
+
+def replay_option(path: str) -> dict[str, tuple[str, ...]]:
+    """``--replay``: the file's frames; argparse reports the ValueError with the option."""
+    try:
+        return load_replay(path)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_simulator(args: argparse.Namespace) -> Simulator:

@@ -3,9 +3,11 @@
 It speaks one real exchange protocol per process/port (Binance spot or OKX
 spot: REST market and ticker endpoints, websocket ticker streams) over a
 simulated market of N spot symbols (``BTC/USDT``, ``ETH/USDT``, ... then
-``C0001/USDT``...), each with a random-walk ticker sent at ``rate`` events/s
-per subscribed symbol (0 = as fast as possible). ccxt is pointed at it only
-through constructor config: ``ccxt_params(protocol, host, port)``.
+``C0001/USDT``...) or of the symbols named, each with a random-walk ticker sent
+at ``rate`` events/s per subscribed symbol (0 = as fast as possible). A replayed
+stream sends recorded frames instead (e.g. ccxt's own test recordings), as they
+are, to each subscriber. ccxt is pointed at it only through constructor config:
+``ccxt_params(protocol, host, port)``.
 
 Python API::
 
@@ -14,11 +16,16 @@ Python API::
         ...
         sim.pause(); sim.last_sent["BTC/USDT"]["bid"]
 
+    replay = {"btcusdt@miniTicker": [{"e": "24hrMiniTicker", "E": 1786539510015, ...}]}
+    async with Simulator("binance", symbols=["BTC/USDT"], replay=replay) as sim:
+        ...
+
 Control API (HTTP on the same port, JSON answers)::
 
     GET  /_sim/state                 counts and switches: connections, connections_total,
                                      subscriptions, events_sent, rate, paused, stalled,
-                                     drops, drop_every_s, symbols, protocol
+                                     drops, drop_every_s, symbols, protocol,
+                                     replayed_streams
     GET  /_sim/last[?symbols=A,B]    per unified symbol, the ticker last sent: symbol,
                                      timestamp (event time, ms), bid, ask, last, open,
                                      high, low, bidVolume, askVolume, baseVolume,
@@ -31,8 +38,15 @@ Control API (HTTP on the same port, JSON answers)::
     POST /_sim/drop                  close every websocket now (close code 1001)
     POST /_sim/rate?value=R          events/s per subscribed symbol (0 = full rate)
     POST /_sim/drop-every?value=S    close every websocket every S seconds (0 = off)
+    POST /_sim/replay                body {"stream": NAME, "frames": [...]}: send these frames,
+                                     as they are and in order, to the stream's subscribers
+                                     now and to each later one, instead of generated ones.
+                                     NAME: Binance ``btcusdt@ticker`` / ``btcusdt@miniTicker``
+                                     (raw events; wrapped on ``/stream`` connections), OKX
+                                     ``tickers:BTC-USDT``. Answers {"stream", "subscribers"}
 
-Run it: ``ticker-service simulate --port 8901 --symbols 100 --rate 5`` or
+Run it: ``ticker-service simulate --port 8901 --symbols 100 --rate 5`` (or
+``--symbols BTC/USDT,ETH/BTC``, ``--replay frames.json``) or
 ``python -m service.simulator ...`` (same options).
 """
 

@@ -3,7 +3,8 @@
 REST: ``GET /api/v3/exchangeInfo``, ``/api/v3/ticker/24hr`` (all, ``?symbol=``
 or ``?symbols=["BTCUSDT",...]``), ``/api/v3/ping``, ``/api/v3/time``.
 Websocket on ``/stream...`` (combined streams: ``{"stream":..,"data":..}``)
-and ``/ws...`` (raw events). A client sends::
+and ``/ws...`` (raw events). A replayed stream's frames are raw events, wrapped
+on ``/stream`` connections. A client sends::
 
     {"method": "SUBSCRIBE", "params": ["btcusdt@ticker"], "id": 1}
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from service.simulator.feed import Connection, Stream
+from service.simulator.feed import Connection, Stream, verbatim
 from service.simulator.market import DAY_MS, Ticker
 from service.simulator.protocol import ExchangeProtocol, json_response, parse_json
 from workers.clock import now_ms
@@ -142,6 +143,12 @@ def _filters(tick: str) -> list[dict[str, Any]]:
     return [price, lot, notional]
 
 
+def _wrapper(name: str) -> Callable[[str], str]:
+    """Wraps a raw event (as ``/ws`` sends it) the way ``/stream`` connections carry it."""
+    head = json.dumps({"stream": name}, separators=(",", ":"))[:-1] + ',"data":'
+    return lambda raw: head + raw + "}"
+
+
 def error_response(code: int, msg: str, status: int = 400) -> web.Response:
     # ccxt maps Binance's numeric codes to its own exceptions (-1121 -> BadSymbol)
     return json_response({"code": code, "msg": msg}, status=status)
@@ -150,6 +157,7 @@ def error_response(code: int, msg: str, status: int = 400) -> web.Response:
 class BinanceProtocol(ExchangeProtocol):
     name = "binance"
     ws_routes = ("/stream{tail:.*}", "/ws{tail:.*}")
+    listed_decimals = {"BTC/USDT": 2}  # exchangeInfo BTCUSDT PRICE_FILTER tickSize 0.01
 
     def __init__(self, market: Any) -> None:
         super().__init__(market)
@@ -217,7 +225,8 @@ class BinanceProtocol(ExchangeProtocol):
             symbol_id, _, channel = name.partition("@")
             t = self.by_stream_id.get(symbol_id)
             if t is not None and channel in CHANNELS:
-                streams.append(Stream(name, t, self._render(t, channel, name, combined)))
+                render = self._render(t, channel, name, combined)
+                streams.append(Stream(name, t, render, _wrapper(name) if combined else verbatim))
         return streams
 
     def _render(

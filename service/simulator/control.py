@@ -28,6 +28,16 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
     async def symbols(request: web.Request) -> web.Response:
         return json_response(sim.symbols)
 
+    async def replay(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("expected a JSON object {stream, frames}")
+            playing = sim.replay(body.get("stream", ""), body.get("frames", ()))
+        except ValueError as exc:  # json.JSONDecodeError is one too
+            return json_response({"error": f"replay: {exc}"}, status=400)
+        return json_response({"stream": body["stream"], "subscribers": playing})
+
     async def switch(request: web.Request) -> web.Response:
         action = request.match_info["action"]
         if action == "drop":
@@ -41,6 +51,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
     app.router.add_get("/_sim/state", state)
     app.router.add_get("/_sim/last", last)
     app.router.add_get("/_sim/symbols", symbols)
+    app.router.add_post("/_sim/replay", replay)  # before the catch-all switch
     app.router.add_post("/_sim/{action}", switch)
 
 

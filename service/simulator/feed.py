@@ -5,6 +5,9 @@ subscribed streams round-robin, paced by a credit counter (``rate`` events/s
 per stream; ``rate == 0`` means as fast as the socket takes them). Building a
 frame steps the symbol's ticker, so the market always holds the last values
 sent.
+
+A stream with a replay (``Feed.replays``) sends its recorded frames once per
+subscription, in order, instead of generated ones, then stays silent.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -25,6 +29,12 @@ MAX_BATCH = 2000  # most frames sent in one go when paced
 MAX_IDLE_S = 0.05  # longest sleep, so pause/rate/subscription changes apply quickly
 MIN_SLEEP_S = 0.002
 CATCH_UP_S = 0.25  # a loop that fell behind may send at most this much backlog at once
+# Between replayed frames: a client reads each one as its own update, as from an exchange.
+REPLAY_GAP_S = 0.01
+
+
+def verbatim(text: str) -> str:
+    return text
 
 
 @dataclass(eq=False)
@@ -34,14 +44,21 @@ class Stream:
     name: str
     ticker: Ticker
     render: Callable[[Ticker], str]
+    # How a replayed frame goes on this subscription's wire (e.g. a combined-stream wrapper).
+    wrap: Callable[[str], str] = verbatim
+    replayed: bool = False
 
 
 class Feed:
     """Switches and counters shared by every connection of one simulator."""
 
-    def __init__(self, market: Market, rate: float) -> None:
+    def __init__(
+        self, market: Market, rate: float, replays: Mapping[str, tuple[str, ...]] | None = None
+    ) -> None:
         self.market = market
         self.rate = rate
+        # stream name -> recorded frames sent to each new subscriber of that stream
+        self.replays = dict(replays or {})
         self.events_sent = 0
         self.paused = False
         self.stalled = False
@@ -78,30 +95,58 @@ class Connection:
     _order: list[Stream] = field(default_factory=list)
     _next: int = 0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _replay: deque[tuple[str, str]] = field(default_factory=deque)  # (stream name, text)
 
     def subscribe(self, streams: list[Stream]) -> None:
         for stream in streams:
             self.streams[stream.name] = stream
+            if stream.name in self.feed.replays:
+                self.play(stream.name, self.feed.replays[stream.name])
         self._reorder()
 
     def unsubscribe(self, names: list[str]) -> None:
         for name in names:
             self.streams.pop(name, None)
+        self._replay = deque(item for item in self._replay if item[0] in self.streams)
         self._reorder()
 
+    def play(self, name: str, frames: tuple[str, ...]) -> bool:
+        """Queue ``frames`` for subscribed stream ``name``, which sends nothing else now.
+
+        Returns False when this connection is not subscribed to ``name``.
+        """
+        stream = self.streams.get(name)
+        if stream is None:
+            return False
+        stream.replayed = True
+        self._replay.extend((name, stream.wrap(text)) for text in frames)
+        self._reorder()
+        return True
+
     def _reorder(self) -> None:
-        self._order = list(self.streams.values())
+        self._order = [stream for stream in self.streams.values() if not stream.replayed]
         self._changed.set()
 
     async def send_loop(self) -> None:
         """Send frames until the socket closes; returns quietly on a closed socket."""
         with contextlib.suppress(ConnectionError, RuntimeError):
             while not self.ws.closed:
-                if not self._order:
+                if self._replay:
+                    await self._send_replay()
+                elif not self._order:
                     self._changed.clear()
                     await self._changed.wait()
-                    continue
-                await self._paced_until_change()
+                else:
+                    await self._paced_until_change()
+
+    async def _send_replay(self) -> None:
+        while self._replay and not self.ws.closed:
+            await self.feed.wait_open()
+            if not self._replay:  # unsubscribed while paused
+                return
+            await self.ws.send_str(self._replay.popleft()[1])
+            self.feed.events_sent += 1
+            await asyncio.sleep(REPLAY_GAP_S)
 
     async def _paced_until_change(self) -> None:
         feed = self.feed

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import random
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workers.clock import now_ms
@@ -39,6 +41,9 @@ REAL_ASSETS: tuple[tuple[str, float], ...] = (
     ("ARB", 0.75),
     ("OP", 1.6),
 )
+PRICES = dict(REAL_ASSETS)
+# A spot symbol as exchanges list it, optionally with its price tick: BTC/USDT=0.01
+SYMBOL = re.compile(r"([A-Z0-9]{1,20})/([A-Z0-9]{1,20})(?:=(1|0\.0{0,7}1))?")
 DAY_MS = 86_400_000
 STEP_VOLATILITY = 0.0005  # relative standard deviation of one event's price move
 
@@ -69,15 +74,26 @@ class Ticker:
         "tick",
     )
 
-    def __init__(self, index: int, base: str, price: float, volume: float, at_ms: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        base: str,
+        price: float,
+        volume: float,
+        at_ms: int,
+        quote: str = QUOTE,
+        decimals: int | None = None,
+    ) -> None:
         self.index = index
         self.base = base
-        self.quote = QUOTE
-        self.symbol = f"{base}/{QUOTE}"
-        # about six significant digits, like real books
-        self.decimals = max(0, min(8, 5 - math.floor(math.log10(price))))
+        self.quote = quote
+        self.symbol = f"{base}/{quote}"
+        if decimals is None:  # about six significant digits, like real books
+            decimals = max(0, min(8, 5 - math.floor(math.log10(price))))
+        self.decimals = decimals
         self.tick = 10.0**-self.decimals
-        self.last = round(price, self.decimals)
+        # a coarse tick must not round a small price to zero
+        self.last = round(max(price, 10 * self.tick), self.decimals)
         self.open = self.high = self.low = self.last
         self.bid = round(self.last - self.tick, self.decimals)
         self.ask = round(self.last + self.tick, self.decimals)
@@ -162,15 +178,57 @@ def base_names(count: int) -> list[tuple[str, float | None]]:
     return names
 
 
-def build_market(count: int, seed: int | None = None) -> Market:
-    """A market of ``count`` TRADING spot symbols quoted in USDT; raises ValueError if < 1."""
-    if count < 1:
-        raise ValueError(f"symbols={count}: expected at least 1")
+Pair = tuple[str, str, int | None]  # base, quote, price decimals (None: from the price)
+
+
+def named_pairs(symbols: Sequence[str]) -> list[Pair]:
+    """Each ``BASE/QUOTE[=TICK]`` as a pair; ValueError names a malformed or repeated one.
+
+    ``TICK`` is the price tick the exchange lists (a power of ten: ``0.01``), which
+    ccxt uses when it computes a ticker's ``average``.
+    """
+    pairs: list[Pair] = []
+    for symbol in symbols:
+        match = SYMBOL.fullmatch(symbol)
+        if match is None:
+            raise ValueError(
+                f"symbol {symbol!r}: expected a spot symbol such as BTC/USDT or BTC/USDT=0.01"
+            )
+        base, quote, tick = match.groups()
+        pairs.append((base, quote, len(tick.partition(".")[2]) if tick else None))
+    names = [(base, quote) for base, quote, _ in pairs]
+    if len(set(names)) != len(names) or not names:
+        raise ValueError(f"symbols={list(symbols)}: expected distinct symbols, at least one")
+    return pairs
+
+
+def build_market(
+    symbols: int | Sequence[str],
+    seed: int | None = None,
+    listed_decimals: Mapping[str, int] | None = None,
+) -> Market:
+    """A market of TRADING spot symbols: ``symbols`` of them quoted in USDT, or these
+    (``BTC/USDT`` or, with the exchange's price tick, ``BTC/USDT=0.01``).
+
+    ``listed_decimals`` are the price decimals the exchange lists for some symbols,
+    used where a name gives no tick. Raises ValueError for a count below 1 or a
+    malformed or repeated name.
+    """
+    if isinstance(symbols, int):
+        if symbols < 1:
+            raise ValueError(f"symbols={symbols}: expected at least 1")
+        pairs: list[Pair] = [(base, QUOTE, None) for base, _ in base_names(symbols)]
+    else:
+        pairs = named_pairs(symbols)
     rng = random.Random(seed)
     start = now_ms()
     tickers = []
-    for index, (base, price) in enumerate(base_names(count)):
+    listed = listed_decimals or {}
+    for index, (base, quote, named) in enumerate(pairs):
+        decimals = named if named is not None else listed.get(f"{base}/{quote}")
+        price = PRICES.get(base) if quote == QUOTE else None
         if price is None:
             price = 10 ** rng.uniform(-2, 3)
-        tickers.append(Ticker(index, base, price, rng.uniform(1e3, 1e6), start))
+        volume = rng.uniform(1e3, 1e6)
+        tickers.append(Ticker(index, base, price, volume, start, quote, decimals))
     return Market(tickers, rng)

@@ -18,6 +18,10 @@ class ExchangeProtocol(ABC):
     name: str = ""
     # aiohttp route paths answered with a websocket
     ws_routes: tuple[str, ...] = ()
+    # Price decimals of symbols whose real tick the generated one (about six significant
+    # digits) misses: ccxt truncates a ticker's computed average to the market's tick, so a
+    # replayed recording parses as recorded only against the real tick.
+    listed_decimals: dict[str, int] = {}
 
     def __init__(self, market: Market) -> None:
         self.market = market

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -15,6 +16,7 @@ from service.simulator.feed import Connection, Feed
 from service.simulator.market import build_market
 from service.simulator.okx import OkxProtocol
 from service.simulator.protocol import ExchangeProtocol, json_response
+from service.simulator.replay import encode_frames, encode_replay
 
 PROTOCOLS: dict[str, type[ExchangeProtocol]] = {"binance": BinanceProtocol, "okx": OkxProtocol}
 CLOSE_TIMEOUT_S = 2.0
@@ -33,10 +35,13 @@ async def _close(conn: Connection) -> None:
 class Simulator:
     """A local exchange speaking ``protocol`` (binance or okx) on ``host:port``.
 
-    ``port=0`` picks a free port (read ``.port`` after ``start()``). ``rate`` is
-    events per second per subscribed symbol, 0 for as fast as possible.
-    ``drop_every_s`` closes every websocket periodically; ``stall_after_s``
-    stalls the feed that long after start. Raises ValueError on bad arguments.
+    ``port=0`` picks a free port (read ``.port`` after ``start()``). ``symbols`` is
+    a count (``BTC/USDT``, ``ETH/USDT``, ... ``C0001/USDT``) or the unified spot
+    symbols to list. ``rate`` is events per second per subscribed symbol, 0 for as
+    fast as possible. ``drop_every_s`` closes every websocket periodically;
+    ``stall_after_s`` stalls the feed that long after start. ``replay`` maps stream
+    names to recorded frames sent instead of generated ones (see ``replay.py``).
+    Raises ValueError on bad arguments.
     """
 
     def __init__(
@@ -45,11 +50,12 @@ class Simulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        symbols: int = 10,
+        symbols: int | Sequence[str] = 10,
         rate: float = 1.0,
         seed: int | None = None,
         drop_every_s: float | None = None,
         stall_after_s: float | None = None,
+        replay: Mapping[str, Any] | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol={protocol!r}: expected one of {', '.join(PROTOCOLS)}")
@@ -57,13 +63,15 @@ class Simulator:
             raise ValueError(f"rate={rate}: expected 0 (full rate) or more")
         self.protocol_name = protocol
         self.host, self.port = host, port
-        self.market = build_market(symbols, seed)
-        self.protocol = PROTOCOLS[protocol](self.market)
+        protocol_class = PROTOCOLS[protocol]
+        self.market = build_market(symbols, seed, protocol_class.listed_decimals)
+        self.protocol = protocol_class(self.market)
         self.drop_every_s = drop_every_s
         self.stall_after_s = stall_after_s
         self.drops = 0
         self.connections_total = 0
         self._rate = rate
+        self.replays = encode_replay(replay or {})
         self._feed: Feed | None = None
         self._connections: set[Connection] = set()
         self._runner: web.AppRunner | None = None
@@ -73,7 +81,7 @@ class Simulator:
 
     async def start(self) -> None:
         """Listen on ``host:port`` (sets ``.port``); raises OSError if it cannot bind."""
-        self._feed = Feed(self.market, self._rate)
+        self._feed = Feed(self.market, self._rate, self.replays)
         app = web.Application()
         control.add_routes(app, self)
         self.protocol.add_routes(app)
@@ -143,6 +151,7 @@ class Simulator:
             "stalled": feed.stalled,
             "drops": self.drops,
             "drop_every_s": self.drop_every_s,
+            "replayed_streams": sorted(feed.replays),
         }
 
     # -- faults and switches ---------------------------------------------------------------
@@ -168,6 +177,16 @@ class Simulator:
         """Undo ``stall`` and ``pause``: events flow again at the current rate."""
         self.feed.stalled = self.feed.paused = False
         self.feed.update_gate()
+
+    def replay(self, stream: str, frames: Sequence[Any]) -> int:
+        """Send ``frames`` on ``stream`` to its subscribers now and to each new one.
+
+        The stream then sends no generated frames. Returns how many connections
+        are subscribed now; ValueError names a bad stream or frame.
+        """
+        encoded = encode_frames(stream, frames)
+        self.replays[stream] = self.feed.replays[stream] = encoded
+        return sum(conn.play(stream, encoded) for conn in list(self._connections))
 
     def set_drop_every(self, seconds: float | None) -> None:
         """Close every websocket every ``seconds`` (None or 0 switches it off)."""
