@@ -53,7 +53,7 @@ def test_load_enabled_returns_enabled_exchanges_with_their_enabled_symbols_sorte
     with session_scope(factory) as session:
         repo.set_symbols_enabled(session, "binance", ["SOL/USDT"], False)
     with session_scope(factory) as session:
-        snapshots = repo.load_enabled(session)
+        snapshots = list(repo.load_enabled(session))
     assert snapshots == [
         ExchangeSnapshot(
             "binance", "binance", watch_params={"name": "ticker"}, symbols=("BTC/USDT", "ETH/USDT")
@@ -70,7 +70,7 @@ def test_load_enabled_includes_an_enabled_exchange_without_symbols(
     with session_scope(factory) as session:
         repo.add_exchange(session, "empty", "binance")
     with session_scope(factory) as session:
-        assert repo.load_enabled(session) == [ExchangeSnapshot("empty", "binance")]
+        assert repo.load_enabled(session).exchanges == (ExchangeSnapshot("empty", "binance"),)
 
 
 def test_load_enabled_runs_two_queries_however_many_exchanges(
@@ -152,7 +152,7 @@ def test_enable_and_disable_report_only_what_changed(factory: sessionmaker[Sessi
         assert repo.set_symbols_enabled(session, "binance", ["BTC/USDT", "ETH/USDT"], False) == [
             "ETH/USDT"
         ]
-        assert repo.load_enabled(session)[0].symbols == ("SOL/USDT",)
+        assert repo.load_enabled(session).exchanges[0].symbols == ("SOL/USDT",)
 
 
 def test_a_database_error_inside_a_scope_is_translated_and_rolled_back(

@@ -9,7 +9,6 @@ all-or-nothing (see ``service.db.session.session_scope``).
 from __future__ import annotations
 
 import difflib
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -18,8 +17,9 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.db.load import load_rows
 from service.db.models import Exchange, Symbol
-from service.db.snapshot import ExchangeSnapshot, check_exchange
+from service.db.snapshot import ExchangeSnapshot, LoadedRows, check_exchange
 from service.db.validation import validate_symbol
 from service.errors import ValidationError
 
@@ -248,33 +248,11 @@ def _present(session: Session, exchange: str, symbols: Iterable[str]) -> tuple[i
 # -- the beat's read --------------------------------------------------------------
 
 
-def load_enabled(session: Session) -> list[ExchangeSnapshot]:
-    """Every enabled exchange with its enabled symbols, by name; two queries in all.
+def load_enabled(session: Session) -> LoadedRows:
+    """Every enabled exchange with its enabled symbols, by name, and the rows skipped.
 
-    Rows are returned as stored, not validated: the beat runs
-    ``service.db.snapshot.check_snapshot`` on each to report and skip bad ones.
+    Two queries in all. Rows are decoded one by one (``service.db.load``): a
+    row that cannot be read is in ``skipped``, never failing the others. They
+    are not validated: the beat's plan checks each and skips the bad ones.
     """
-    exchanges = session.execute(
-        select(Exchange.id, *_SETTINGS).where(Exchange.enabled).order_by(Exchange.name)
-    ).all()
-    symbols: defaultdict[int, list[str]] = defaultdict(list)
-    query = (
-        select(Symbol.exchange_id, Symbol.symbol)
-        .join(Symbol.exchange)
-        .where(Exchange.enabled, Symbol.enabled)
-    )
-    for exchange_id, symbol in session.execute(query):
-        symbols[exchange_id].append(symbol)
-    return [
-        ExchangeSnapshot(
-            name=row.name,
-            ccxt_id=row.ccxt_id,
-            ccxt_params=row.ccxt_params or {},
-            mode=row.mode,
-            poll_interval_s=row.poll_interval_s,
-            watch_params=row.watch_params or {},
-            # Sorted here, not in SQL: Postgres collations may order differently.
-            symbols=tuple(sorted(symbols[row.id])),
-        )
-        for row in exchanges
-    ]
+    return load_rows(session)
