@@ -105,8 +105,8 @@ def _specs_for(
 ) -> list[JobSpec]:
     """The JobSpecs of one exchange row; [] when the row is bad or has no good symbol."""
     try:
+        check_exchange(row)  # first: the database's checks word it best
         _check_shape(row)
-        check_exchange(row)
     except (ValidationError, ValueError, TypeError) as exc:
         skipped.append(_skipped(row, exc))
         return []
