@@ -34,7 +34,8 @@ def _raw(column: Any) -> ColumnElement[Any]:
     return type_coerce(column, NullType()).label(column.key)
 
 
-def _exchange_columns() -> list[ColumnElement[Any]]:
+def exchange_columns() -> list[ColumnElement[Any]]:
+    """The exchanges table's columns, raw, labelled by name, for ``decode_exchange``."""
     raw = [_raw(getattr(Exchange, name)) for name in ("id", *TEXT_COLUMNS, "enabled")]
     # JSON as text: SQLAlchemy's JSON type would decode in the fetch, where one
     # bad document fails every row.
@@ -52,7 +53,7 @@ def load_rows(session: Session) -> LoadedRows:
     skipped: list[SkippedRow] = []
     exchanges: dict[Any, ExchangeSnapshot] = {}
     all_ids: set[Any] = set()
-    for row in session.execute(select(*_exchange_columns()).order_by(Exchange.id)):
+    for row in session.execute(select(*exchange_columns()).order_by(Exchange.id)):
         all_ids.add(row.id)
         snapshot = _exchange(row._mapping, skipped)
         if snapshot is not None:
@@ -70,16 +71,7 @@ def load_rows(session: Session) -> LoadedRows:
 def _exchange(row: Any, skipped: list[SkippedRow]) -> ExchangeSnapshot | None:
     """The row as a snapshot; None when disabled or undecodable (then it is in ``skipped``)."""
     try:
-        if not _flag(row["enabled"]):
-            return None
-        return ExchangeSnapshot(
-            name=_text(row, "name"),
-            ccxt_id=_text(row, "ccxt_id"),
-            ccxt_params=_json_object(row, "ccxt_params"),
-            mode=_text(row, "mode"),
-            poll_interval_s=_number(row, "poll_interval_s"),
-            watch_params=_json_object(row, "watch_params"),
-        )
+        return decode_exchange(row) if enabled_flag(row["enabled"]) else None
     except ColumnError as exc:
         name = row["name"]
         error = f"exchange {name!r}: {exc}"
@@ -87,6 +79,18 @@ def _exchange(row: Any, skipped: list[SkippedRow]) -> ExchangeSnapshot | None:
             SkippedRow.of(Table.EXCHANGES, name, exc.column, error, exchange=name, row_id=row["id"])
         )
         return None
+
+
+def decode_exchange(row: Any) -> ExchangeSnapshot:
+    """A row of ``exchange_columns`` as a snapshot (no symbols); raises ColumnError."""
+    return ExchangeSnapshot(
+        name=_text(row, "name"),
+        ccxt_id=_text(row, "ccxt_id"),
+        ccxt_params=_json_object(row, "ccxt_params"),
+        mode=_text(row, "mode"),
+        poll_interval_s=_number(row, "poll_interval_s"),
+        watch_params=_json_object(row, "watch_params"),
+    )
 
 
 def _symbols(
@@ -103,7 +107,7 @@ def _symbols(
         try:
             if exchange is None:
                 _orphan(row.exchange_id, all_ids)
-            elif _flag(row.enabled):
+            elif enabled_flag(row.enabled):
                 symbols[row.exchange_id].append(_symbol(row.symbol))
         except ColumnError as exc:
             skipped.append(_skipped_symbol(row, exchange.name if exchange else "", exc))
@@ -125,7 +129,7 @@ def _orphan(exchange_id: Any, all_ids: set[Any]) -> None:
         raise ColumnError(f"exchange_id {exchange_id!r} names no exchange", column="exchange_id")
 
 
-def _flag(value: Any) -> bool:
+def enabled_flag(value: Any) -> bool:
     """``enabled`` as stored: true/false, or 1/0 on SQLite; anything else is ambiguous."""
     if isinstance(value, bool):
         return value
