@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from service.beat.plan import Plan, SkippedRow, plan
-from service.db.snapshot import ExchangeSnapshot
+from service.db.snapshot import ExchangeSnapshot, LoadedRows
 from service.errors import ValidationError
 from workers.spec import JobSpec
 
@@ -38,7 +38,7 @@ def check_symbol(symbol: str, *, exchange: str) -> None:
         raise ValidationError(f"malformed symbol {symbol!r}")
 
 
-def run(rows: list[ExchangeSnapshot], running: dict[str, JobSpec], **kw: Any) -> Plan:
+def run(rows: list[ExchangeSnapshot] | LoadedRows, running: dict[str, JobSpec], **kw: Any) -> Plan:
     kw.setdefault("shard_size", 200)
     return plan(rows, running, check_exchange=check_exchange, check_symbol=check_symbol, **kw)
 
@@ -254,3 +254,17 @@ def test_the_content_comparison_the_plan_uses_ignores_only_the_generation(
 ) -> None:
     base = spec("bin", (BTC,), generation=7)
     assert base.same_content(other) is same
+
+
+def test_rows_the_load_could_not_read_come_first_and_follow_the_allow_list() -> None:
+    unread = (
+        SkippedRow("exchanges", "bad", "ccxt_params", "not valid JSON", "bad"),
+        SkippedRow("symbols", "BTC/USDT", "enabled", "enabled is 'yes'", "bin"),
+    )
+    loaded = LoadedRows((row("bin", (BTC, "nope")),), unread)
+    assert run(loaded, {}).skipped[:2] == unread
+    assert [s.job_key for s in run(loaded, {}).put] == ["bin"]
+    assert [r.name for r in run(loaded, {}, allow=frozenset({"bin"})).skipped] == [
+        "BTC/USDT",
+        "nope",
+    ]

@@ -68,7 +68,8 @@ def plan(
     """Compare the enabled exchanges with the running specs; return the Plan.
 
     ``allow`` (TICKER_DAEMON_EXCHANGES) keeps only the named exchanges. Rows
-    the load could not read (``LoadedRows.skipped``) are reported first.
+    the load could not read (``LoadedRows.skipped``) are reported first (those
+    of allowed exchanges, when ``allow`` is set).
     ``check_exchange(row)`` and ``check_symbol(symbol, exchange=name)`` raise
     ValidationError (or ValueError) on a bad row; the reconcile passes the
     database's own (``service.db.snapshot.check_exchange`` and
@@ -77,7 +78,8 @@ def plan(
     Specs in ``put`` carry generation 0: the desired state assigns it.
     """
     wanted: dict[str, JobSpec] = {}
-    skipped = list(desired.skipped) if isinstance(desired, LoadedRows) else []
+    unread = desired.skipped if isinstance(desired, LoadedRows) else ()
+    skipped = [row for row in unread if allow is None or row.exchange in allow]
     for row in desired:
         if allow is not None and row.name not in allow:
             continue

@@ -115,7 +115,6 @@ def _pass_text(p: PassHealth) -> str:
 
 
 SKIPPED_HEADER = ("TABLE", "ROW", "COLUMN", "ERROR")
-SKIPPED_ERROR_WIDTH = 300  # the last column: an error is shown whole (the record caps it)
 
 
 def _skipped_lines(rows: Sequence[SkippedRow]) -> list[str]:
@@ -135,7 +134,8 @@ def _skipped_row(row: SkippedRow) -> tuple[str, ...]:
         name = f"{_shown(row.exchange)} {name}"
     if row.id is not None:
         name += f" (id {row.id})"
-    return (row.table, name, row.column or "-", _truncate(row.error, SKIPPED_ERROR_WIDTH))
+    # Whole (the record caps its length) and with its spacing: it may quote a blank name.
+    return (row.table, name, row.column or "-", " ".join(row.error.splitlines()))
 
 
 def _shown(name: str) -> str:
