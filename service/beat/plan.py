@@ -133,7 +133,9 @@ def _specs_for(
 
 def _skipped(row: ExchangeSnapshot, exc: Exception) -> SkippedRow:
     column = exc.column if isinstance(exc, ColumnError) else ""
-    return SkippedRow.of(Table.EXCHANGES, row.name, column, str(exc), exchange=row.name)
+    return SkippedRow.of(
+        Table.EXCHANGES, row.name, column, str(exc), exchange=row.name, row_id=row.row_id
+    )
 
 
 def _check_shape(row: ExchangeSnapshot) -> None:

@@ -60,7 +60,7 @@ def load_rows(session: Session) -> LoadedRows:
             exchanges[row.id] = snapshot
     symbols = _symbols(session, exchanges, all_ids, skipped)
     loaded = [
-        replace(snapshot, symbols=tuple(sorted(symbols[row_id])))
+        replace(snapshot, symbols=tuple(sorted(symbols[row_id])), row_id=row_id)
         for row_id, snapshot in exchanges.items()
     ]
     # Sorted here, not in SQL: Postgres collations may order differently.

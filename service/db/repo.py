@@ -122,8 +122,9 @@ def _listed(row: Any) -> ExchangeRow:
 
 
 def _columns(settings: ExchangeSnapshot) -> dict[str, Any]:
-    # The snapshot's fields, symbols aside, are the exchange's columns of the same names.
-    return {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "symbols"}
+    # The snapshot's fields, symbols and id aside, are the exchange's columns of the same names.
+    skip = {"symbols", "row_id"}
+    return {f.name: getattr(settings, f.name) for f in fields(settings) if f.name not in skip}
 
 
 def set_exchange_enabled(session: Session, name: str, enabled: bool) -> bool:

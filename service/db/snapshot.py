@@ -25,6 +25,9 @@ class ExchangeSnapshot:
     poll_interval_s: float = 2.0
     watch_params: dict[str, Any] = field(default_factory=dict)
     symbols: tuple[str, ...] = ()
+    # The row's primary key when read from the database: names a row whose name is
+    # blank in a skipped-row report. Not part of what is streamed, so not compared.
+    row_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

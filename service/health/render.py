@@ -130,10 +130,10 @@ def _skipped_lines(rows: Sequence[SkippedRow]) -> list[str]:
 
 def _skipped_row(row: SkippedRow) -> tuple[str, ...]:
     name = _shown(row.name)
+    if row.id is not None and name != row.name:  # a blank or odd name: the id finds the row
+        name += f" (id {row.id})"
     if row.table == Table.SYMBOLS:
         name = f"{_shown(row.exchange)} {name}"
-    if row.id is not None:
-        name += f" (id {row.id})"
     # Whole (the record caps its length) and with its spacing: it may quote a blank name.
     return (row.table, name, row.column or "-", " ".join(row.error.splitlines()))
 
