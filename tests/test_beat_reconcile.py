@@ -147,7 +147,11 @@ def test_bad_rows_are_skipped_and_reported_while_the_rest_is_reconciled(
     done = reconcile(source, desired, Recorder(), OPTIONS)
     assert list(desired.all()) == ["bin"]
     assert desired.all()["bin"].symbols == ("BTC/USDT",)
-    assert [row for row, _ in done.plan.skipped] == ["symbol bin btc-usdt", "exchange nope"]
+    named = [(row.table, row.exchange, row.name, row.column) for row in done.plan.skipped]
+    assert named == [
+        ("symbols", "bin", "btc-usdt", "symbol"),
+        ("exchanges", "nope", "nope", "ccxt_id"),
+    ]
     assert "unknown ccxt exchange id" in done.plan.skipped[1].error
 
 

@@ -62,7 +62,12 @@ def test_a_reconcile_pass_records_its_status_with_skipped_rows(
     stored = json.loads(redis_client.hget(keys.beat_status(), "reconcile") or "{}")
     assert status is not None and stored["outcome"] == "ok" and stored["error"] is None
     assert stored["jobs"] == 1 and stored["enqueued"] == 1 and stored["beat_id"] == "test-beat"
-    assert stored["skipped_rows"][0]["row"] == "symbol bin bad symbol"
+    assert {k: stored["skipped_rows"][0][k] for k in ("table", "name", "column", "exchange")} == {
+        "table": "symbols",
+        "name": "bad symbol",
+        "column": "symbol",
+        "exchange": "bin",
+    }
     assert "not a unified symbol" in stored["skipped_rows"][0]["error"]
     assert stored["at"] > 1.7e12 and stored["duration_ms"] > 0
 

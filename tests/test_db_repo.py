@@ -53,7 +53,7 @@ def test_load_enabled_returns_enabled_exchanges_with_their_enabled_symbols_sorte
     with session_scope(factory) as session:
         repo.set_symbols_enabled(session, "binance", ["SOL/USDT"], False)
     with session_scope(factory) as session:
-        snapshots = repo.load_enabled(session)
+        snapshots = list(repo.load_enabled(session))
     assert snapshots == [
         ExchangeSnapshot(
             "binance", "binance", watch_params={"name": "ticker"}, symbols=("BTC/USDT", "ETH/USDT")
@@ -70,7 +70,7 @@ def test_load_enabled_includes_an_enabled_exchange_without_symbols(
     with session_scope(factory) as session:
         repo.add_exchange(session, "empty", "binance")
     with session_scope(factory) as session:
-        assert repo.load_enabled(session) == [ExchangeSnapshot("empty", "binance")]
+        assert repo.load_enabled(session).exchanges == (ExchangeSnapshot("empty", "binance"),)
 
 
 def test_load_enabled_runs_two_queries_however_many_exchanges(
@@ -152,7 +152,7 @@ def test_enable_and_disable_report_only_what_changed(factory: sessionmaker[Sessi
         assert repo.set_symbols_enabled(session, "binance", ["BTC/USDT", "ETH/USDT"], False) == [
             "ETH/USDT"
         ]
-        assert repo.load_enabled(session)[0].symbols == ("SOL/USDT",)
+        assert repo.load_enabled(session).exchanges[0].symbols == ("SOL/USDT",)
 
 
 def test_a_database_error_inside_a_scope_is_translated_and_rolled_back(
@@ -174,3 +174,32 @@ def test_migrated_session_refuses_an_unmigrated_database(sqlite_url: str) -> Non
         migrated_session(sqlite_url),
     ):
         pass
+
+
+def test_a_row_the_beat_cannot_read_is_listed_with_its_problem_and_can_be_disabled_or_removed(
+    database_url: str, factory: sessionmaker[Session]
+) -> None:
+    from tests.test_db_bad_rows import run_sql
+
+    _seed(factory)
+    # JSON of the wrong type: Postgres stores it too (text that is not JSON only SQLite takes).
+    run_sql(
+        database_url,
+        "INSERT INTO exchanges (name, ccxt_id, ccxt_params) VALUES ('bad', 'okx', '[1]')",
+    )
+    with session_scope(factory) as session:
+        listed = {row.name: row for row in repo.list_exchanges(session)}
+    assert listed["bad"].problem == "ccxt_params must be a JSON object ({} for none), not a list"
+    assert listed["bad"].enabled is True and listed["bad"].ccxt_params == {}
+    assert listed["binance"].problem is None and listed["binance"].watch_params == {
+        "name": "ticker"
+    }
+    with session_scope(factory) as session:
+        assert repo.set_exchange_enabled(session, "bad", False) is True
+        repo.add_symbols(session, "bad", ["BTC/USDT"])
+    with session_scope(factory) as session:
+        assert [s.name for s in repo.load_enabled(session)] == ["binance", "kraken"]
+        assert repo.load_enabled(session).skipped == ()  # a disabled row is not reported
+        assert repo.remove_exchange(session, "bad") == 1
+    with session_scope(factory) as session:
+        assert "bad" not in {row.name for row in repo.list_exchanges(session)}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from service.beat.plan import Plan, SkippedRow, plan
-from service.db.snapshot import ExchangeSnapshot
+from service.db.snapshot import ExchangeSnapshot, LoadedRows
 from service.errors import ValidationError
 from workers.spec import JobSpec
 
@@ -38,7 +38,7 @@ def check_symbol(symbol: str, *, exchange: str) -> None:
         raise ValidationError(f"malformed symbol {symbol!r}")
 
 
-def run(rows: list[ExchangeSnapshot], running: dict[str, JobSpec], **kw: Any) -> Plan:
+def run(rows: list[ExchangeSnapshot] | LoadedRows, running: dict[str, JobSpec], **kw: Any) -> Plan:
     kw.setdefault("shard_size", 200)
     return plan(rows, running, check_exchange=check_exchange, check_symbol=check_symbol, **kw)
 
@@ -118,21 +118,26 @@ def test_the_daemon_allow_list_keeps_only_named_exchanges(
 
 
 BAD_ROWS = [
-    ("unknown ccxt id", row("bad", (BTC,), ccxt_id="nosuch"), "exchange bad", "unknown ccxt id"),
-    ("bad mode", row("bad", (BTC,), mode="carrier-pigeon"), "exchange bad", "mode"),
-    ("zero poll interval", row("bad", (BTC,), poll_interval_s=0), "exchange bad", "poll_interval"),
-    ("hash in name", row("bad#1", (BTC,)), "exchange bad#1", "without '#'"),
+    ("unknown ccxt id", row("bad", (BTC,), ccxt_id="nosuch"), ("bad", ""), "unknown ccxt id"),
+    ("bad mode", row("bad", (BTC,), mode="carrier-pigeon"), ("bad", "mode"), "mode"),
+    (
+        "zero poll interval",
+        row("bad", (BTC,), poll_interval_s=0),
+        ("bad", "poll_interval_s"),
+        "poll_interval",
+    ),
+    ("hash in name", row("bad#1", (BTC,)), ("bad#1", "name"), "without '#'"),
 ]
 
 
 @pytest.mark.parametrize(("bad", "label", "error"), [b[1:] for b in BAD_ROWS],
                          ids=[b[0] for b in BAD_ROWS])  # fmt: skip
 def test_a_bad_exchange_row_is_reported_and_skipped_without_stopping_others(
-    bad: ExchangeSnapshot, label: str, error: str
+    bad: ExchangeSnapshot, label: tuple[str, str], error: str
 ) -> None:
     result = run([bad, row("good", (BTC,))], {})
     assert [s.job_key for s in result.put] == ["good"]
-    assert [r.row for r in result.skipped] == [label]
+    assert [(r.table, r.name, r.column) for r in result.skipped] == [("exchanges", *label)]
     assert error in result.skipped[0].error
 
 
@@ -140,14 +145,14 @@ def test_a_bad_symbol_skips_that_symbol_only() -> None:
     result = run([row("bin", (BTC, "not a symbol", ETH)), row("okx", (SOL,))], {})
     assert {s.job_key: s.symbols for s in result.put} == {"bin": (BTC, ETH), "okx": (SOL,)}
     assert result.skipped == (
-        SkippedRow("symbol bin not a symbol", "malformed symbol 'not a symbol'"),
+        SkippedRow("symbols", "not a symbol", "symbol", "malformed symbol 'not a symbol'", "bin"),
     )
 
 
 def test_a_bad_exchange_row_removes_its_running_job() -> None:
     result = run([row("bin", (BTC,), ccxt_id="nosuch")], {"bin": spec("bin", (BTC,))})
     assert result.remove == ("bin",)
-    assert result.skipped[0].row == "exchange bin"
+    assert (result.skipped[0].table, result.skipped[0].name) == ("exchanges", "bin")
 
 
 def test_an_exchange_above_the_shard_size_is_split_into_numbered_shards() -> None:
@@ -249,3 +254,17 @@ def test_the_content_comparison_the_plan_uses_ignores_only_the_generation(
 ) -> None:
     base = spec("bin", (BTC,), generation=7)
     assert base.same_content(other) is same
+
+
+def test_rows_the_load_could_not_read_come_first_and_follow_the_allow_list() -> None:
+    unread = (
+        SkippedRow("exchanges", "bad", "ccxt_params", "not valid JSON", "bad"),
+        SkippedRow("symbols", "BTC/USDT", "enabled", "enabled is 'yes'", "bin"),
+    )
+    loaded = LoadedRows((row("bin", (BTC, "nope")),), unread)
+    assert run(loaded, {}).skipped[:2] == unread
+    assert [s.job_key for s in run(loaded, {}).put] == ["bin"]
+    assert [r.name for r in run(loaded, {}, allow=frozenset({"bin"})).skipped] == [
+        "BTC/USDT",
+        "nope",
+    ]

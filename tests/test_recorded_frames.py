@@ -24,14 +24,14 @@ import pytest
 import redis
 from aiohttp.test_utils import TestServer
 
+from bench.procs import BIN, enqueue_stream, service_env, started, worker_args
 from service.health.web import create_app
 from service.keys import Keys
 from service.settings import Settings
 from service.simulator import Simulator, ccxt_params
+from service.simulator.testing import SimulatorProcess
 from service.store import TickReader
-from tests.procs import BIN, enqueue_stream, service_env, started, worker_args
 from tests.recorded_frames import TickerCase, ticker_cases
-from tests.sim_helpers import SimulatorProcess
 from tests.stream_harness import FAST, Harness, running, wait_for
 from workers.spec import JobSpec
 from workers.ticks import FROM_CCXT, TICK_FIELDS

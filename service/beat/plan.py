@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from service.beat.shards import SHARD_SEPARATOR, assign
-from service.db.snapshot import ExchangeSnapshot
+from service.db.skipped import SkippedRow, Table
+from service.db.snapshot import ExchangeSnapshot, LoadedRows
+from service.db.validation import ColumnError
 from service.errors import ValidationError
 from workers.spec import MODES, JobSpec
 
@@ -29,11 +31,7 @@ class SymbolCheck(Protocol):
 ExchangeCheck = Callable[[ExchangeSnapshot], object]
 
 
-class SkippedRow(NamedTuple):
-    """A database row the plan left out, and why."""
-
-    row: str
-    error: str
+__all__ = ["ExchangeCheck", "Plan", "SkippedRow", "SymbolCheck", "plan"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,9 @@ def plan(
 ) -> Plan:
     """Compare the enabled exchanges with the running specs; return the Plan.
 
-    ``allow`` (TICKER_DAEMON_EXCHANGES) keeps only the named exchanges.
+    ``allow`` (TICKER_DAEMON_EXCHANGES) keeps only the named exchanges. Rows
+    the load could not read (``LoadedRows.skipped``) are reported first (those
+    of allowed exchanges, when ``allow`` is set).
     ``check_exchange(row)`` and ``check_symbol(symbol, exchange=name)`` raise
     ValidationError (or ValueError) on a bad row; the reconcile passes the
     database's own (``service.db.snapshot.check_exchange`` and
@@ -78,13 +78,14 @@ def plan(
     Specs in ``put`` carry generation 0: the desired state assigns it.
     """
     wanted: dict[str, JobSpec] = {}
-    skipped: list[SkippedRow] = []
+    unread = desired.skipped if isinstance(desired, LoadedRows) else ()
+    skipped = [row for row in unread if allow is None or row.exchange in allow]
     for row in desired:
         if allow is not None and row.name not in allow:
             continue
         specs = _specs_for(row, running, shard_size, check_exchange, check_symbol, skipped)
         if any(spec.job_key in wanted for spec in specs):
-            skipped.append(SkippedRow(f"exchange {row.name}", "duplicate exchange name"))
+            skipped.append(_skipped(row, ColumnError("duplicate exchange name", column="name")))
             continue
         wanted.update((spec.job_key, spec) for spec in specs)
     put = tuple(
@@ -106,10 +107,10 @@ def _specs_for(
 ) -> list[JobSpec]:
     """The JobSpecs of one exchange row; [] when the row is bad or has no good symbol."""
     try:
+        check_exchange(row)  # first: the database's checks word it best
         _check_shape(row)
-        check_exchange(row)
     except (ValidationError, ValueError, TypeError) as exc:
-        skipped.append(SkippedRow(f"exchange {row.name}", str(exc)))
+        skipped.append(_skipped(row, exc))
         return []
     symbols = _good_symbols(row, check_symbol, skipped)
     if not symbols:
@@ -130,18 +131,31 @@ def _specs_for(
     ]
 
 
+def _skipped(row: ExchangeSnapshot, exc: Exception) -> SkippedRow:
+    column = exc.column if isinstance(exc, ColumnError) else ""
+    return SkippedRow.of(
+        Table.EXCHANGES, row.name, column, str(exc), exchange=row.name, row_id=row.row_id
+    )
+
+
 def _check_shape(row: ExchangeSnapshot) -> None:
     """What building a JobSpec needs, whatever validators were injected."""
     if not row.name or SHARD_SEPARATOR in row.name:
-        raise ValidationError(f"exchange name {row.name!r}: must be non-empty, without '#'")
+        raise ColumnError(
+            f"exchange name {row.name!r}: must be non-empty, without '#'", column="name"
+        )
     if row.mode not in MODES:
-        raise ValidationError(f"mode {row.mode!r}: expected one of {', '.join(MODES)}")
+        raise ColumnError(f"mode {row.mode!r}: expected one of {', '.join(MODES)}", column="mode")
     if not float(row.poll_interval_s) > 0:
-        raise ValidationError(f"poll_interval_s {row.poll_interval_s!r}: expected above 0")
+        raise ColumnError(
+            f"poll_interval_s {row.poll_interval_s!r}: expected above 0", column="poll_interval_s"
+        )
     for field in ("ccxt_params", "watch_params"):
         value = getattr(row, field)
         if value is not None and not isinstance(value, dict):
-            raise ValidationError(f"{field}: expected a JSON object, got {type(value).__name__}")
+            raise ColumnError(
+                f"{field}: expected a JSON object, got {type(value).__name__}", column=field
+            )
 
 
 def _good_symbols(
@@ -153,7 +167,9 @@ def _good_symbols(
         try:
             check_symbol(symbol, exchange=row.name)
         except (ValidationError, ValueError, TypeError) as exc:
-            skipped.append(SkippedRow(f"symbol {row.name} {symbol}", str(exc)))
+            skipped.append(
+                SkippedRow.of(Table.SYMBOLS, symbol, "symbol", str(exc), exchange=row.name)
+            )
             continue
         good.add(symbol)
     return sorted(good)

@@ -8,7 +8,7 @@ state (a running job sees that and returns).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from service.beat.plan import ExchangeCheck, Plan, SymbolCheck, plan
@@ -16,7 +16,9 @@ from service.beat.supervise import Enqueue, Supervision, supervise
 from service.db import snapshot, validation
 from service.desired import DesiredState
 
-Load = Callable[[], Sequence[snapshot.ExchangeSnapshot]]
+# Returns the enabled exchanges: the database source's ``LoadedRows`` also carries
+# the rows it could not read, which the plan reports with its own skipped rows.
+Load = Callable[[], Iterable[snapshot.ExchangeSnapshot]]
 
 
 @dataclass(frozen=True)

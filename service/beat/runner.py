@@ -18,6 +18,7 @@ from service.beat.lock import BeatLock
 from service.beat.reconcile import Load, ReconcileOptions, Reconciliation, reconcile
 from service.beat.status import PassKind, PassOutcome, PassStatus, write_status
 from service.beat.supervise import Enqueue, Supervision, supervise
+from service.db.skipped import SkippedRow
 from service.desired import DesiredState
 from service.errors import DatabaseError, StoreError, TickerServiceError
 from service.keys import Keys
@@ -32,7 +33,7 @@ class _Outcome:
     jobs: int
     enqueued: int
     error: str | None = None
-    skipped_rows: tuple[tuple[str, str], ...] = ()
+    skipped_rows: tuple[SkippedRow, ...] = ()
 
 
 class Beat:
@@ -141,7 +142,7 @@ class Beat:
             jobs=outcome.jobs,
             enqueued=outcome.enqueued,
             error=outcome.error,
-            skipped_rows=[{"row": row, "error": error} for row, error in outcome.skipped_rows],
+            skipped_rows=outcome.skipped_rows,
         )
         self._record(status)
         return status
@@ -173,8 +174,17 @@ class Beat:
 
 
 def _log_reconcile(done: Reconciliation) -> None:
-    for row, error in done.plan.skipped:
-        log.warning("beat row skipped", row=row, error=error)
+    for row in done.plan.skipped:
+        # One line per row, naming it enough to fix it; the error quotes no params value.
+        log.warning(
+            "row skipped",
+            table=row.table,
+            row=row.name,
+            exchange=row.exchange,
+            column=row.column,
+            error=row.error,
+            id=row.id,
+        )
     if not done.plan.empty:
         log.info(
             "beat desired changed",

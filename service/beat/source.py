@@ -9,7 +9,7 @@ from __future__ import annotations
 from service.db.engine import make_engine, make_sessionmaker
 from service.db.repo import load_enabled
 from service.db.session import session_scope
-from service.db.snapshot import ExchangeSnapshot, check_exchange
+from service.db.snapshot import ExchangeSnapshot, LoadedRows, check_exchange
 from service.db.validation import validate_symbol
 
 __all__ = ["DatabaseSource", "check_exchange_row", "validate_symbol"]
@@ -22,8 +22,12 @@ class DatabaseSource:
         self.engine = make_engine(database_url)
         self.sessions = make_sessionmaker(self.engine)
 
-    def __call__(self) -> list[ExchangeSnapshot]:
-        """Every enabled exchange with its enabled symbols. Raises DatabaseError (redacted)."""
+    def __call__(self) -> LoadedRows:
+        """Every enabled exchange with its enabled symbols, and the rows that could not be read.
+
+        One bad row never fails the read (it is in ``skipped``). Raises
+        DatabaseError (redacted) when the database itself fails.
+        """
         with session_scope(self.sessions, action="reading enabled exchanges") as session:
             return load_enabled(session)
 

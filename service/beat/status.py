@@ -5,7 +5,8 @@ last pass of that kind::
 
     {"at": 1767225600000, "duration_ms": 12.5, "outcome": "ok", "error": null,
      "jobs": 3, "enqueued": 1, "beat_id": "host:123:ab12cd34",
-     "skipped_rows": [{"row": "symbol binance btc-usdt", "error": "..."}]}
+     "skipped_rows": [{"table": "symbols", "name": "btc-usdt", "column": "symbol",
+                       "exchange": "binance", "id": 12, "error": "..."}]}
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import redis
 
+from service.db.skipped import SkippedRow
 from service.errors import StoreError
 from service.keys import Keys
 from workers.redis_text import text
@@ -49,7 +51,7 @@ class PassStatus:
     jobs: int = 0
     enqueued: int = 0
     error: str | None = None
-    skipped_rows: list[dict[str, str]] = field(default_factory=list)
+    skipped_rows: tuple[SkippedRow, ...] = field(default_factory=tuple)
 
     def to_json(self) -> str:
         data: dict[str, Any] = asdict(self)
@@ -80,7 +82,11 @@ class PassStatus:
             jobs=int(data.get("jobs") or 0),
             enqueued=int(data.get("enqueued") or 0),
             error=data.get("error"),
-            skipped_rows=list(data.get("skipped_rows") or ()),
+            skipped_rows=tuple(
+                SkippedRow.from_dict(row)
+                for row in data.get("skipped_rows") or ()
+                if isinstance(row, Mapping)
+            ),
         )
 
 

@@ -9,31 +9,23 @@ all-or-nothing (see ``service.db.session.session_scope``).
 from __future__ import annotations
 
 import difflib
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
+from service.db.load import decode_exchange, enabled_flag, exchange_columns, load_rows
 from service.db.models import Exchange, Symbol
-from service.db.snapshot import ExchangeSnapshot, check_exchange
-from service.db.validation import validate_symbol
+from service.db.snapshot import ExchangeSnapshot, LoadedRows, check_exchange
+from service.db.validation import ColumnError, validate_symbol
 from service.errors import ValidationError
 
 # How the params fields are named in messages to an operator: the CLI's options.
 OPTION_LABELS = ("--params", "--watch-params")
-# An exchange's settings, labelled as the fields of ExchangeSnapshot and ExchangeRow.
-_SETTINGS = (
-    Exchange.name,
-    Exchange.ccxt_id,
-    Exchange.ccxt_params,
-    Exchange.mode,
-    Exchange.poll_interval_s,
-    Exchange.watch_params,
-)
 
 
 @dataclass(frozen=True)
@@ -49,6 +41,9 @@ class ExchangeRow:
     watch_params: dict[str, Any]
     symbols_enabled: int
     symbols_total: int
+    # Why the beat skips this row when a column cannot be read (its value is then
+    # shown empty); None when it reads fine.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +80,11 @@ def add_exchange(
 
 
 def list_exchanges(session: Session) -> list[ExchangeRow]:
-    """Every exchange, by name, with how many of its symbols are enabled and in all."""
+    """Every exchange, by name, with how many of its symbols are enabled and in all.
+
+    Columns are read raw and decoded per row: a row written with plain SQL that
+    the beat cannot read is listed with its ``problem``, never failing the list.
+    """
     counts = (
         select(
             Symbol.exchange_id,
@@ -95,32 +94,53 @@ def list_exchanges(session: Session) -> list[ExchangeRow]:
         .group_by(Symbol.exchange_id)
         .subquery()
     )
-    query = (
-        select(
-            *_SETTINGS,
-            Exchange.enabled,
-            func.coalesce(counts.c.on, 0).label("symbols_enabled"),
-            func.coalesce(counts.c.total, 0).label("symbols_total"),
-        )
-        .outerjoin(counts, counts.c.exchange_id == Exchange.id)
-        .order_by(Exchange.name)
+    query = select(
+        *exchange_columns(),
+        func.coalesce(counts.c.on, 0).label("symbols_enabled"),
+        func.coalesce(counts.c.total, 0).label("symbols_total"),
+    ).outerjoin(counts, counts.c.exchange_id == Exchange.id)
+    rows = [_listed(row._mapping) for row in session.execute(query)]
+    return sorted(rows, key=lambda row: row.name)
+
+
+def _listed(row: Any) -> ExchangeRow:
+    """One exchange as listed; an unreadable column is shown empty and named in ``problem``."""
+    enabled_count, total = int(row["symbols_enabled"]), int(row["symbols_total"])
+    try:
+        enabled = enabled_flag(row["enabled"])
+        settings = _columns(decode_exchange(row))
+    except ColumnError as exc:
+        return ExchangeRow(
+            name=str(row["name"]), ccxt_id=str(row["ccxt_id"]),
+            enabled=_bool_or_raw(row["enabled"]) is True,
+            mode=str(row["mode"]), poll_interval_s=0.0, ccxt_params={}, watch_params={},
+            symbols_enabled=enabled_count, symbols_total=total, problem=str(exc),
+        )  # fmt: skip
+    return ExchangeRow(
+        enabled=enabled, symbols_enabled=enabled_count, symbols_total=total, **settings
     )
-    # Columns are labelled as ExchangeRow's fields: a row maps onto it by name.
-    return [ExchangeRow(**row._mapping) for row in session.execute(query)]
 
 
 def _columns(settings: ExchangeSnapshot) -> dict[str, Any]:
-    # The snapshot's fields, symbols aside, are the exchange's columns of the same names.
-    return {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "symbols"}
+    # The snapshot's fields, symbols and id aside, are the exchange's columns of the same names.
+    skip = {"symbols", "row_id"}
+    return {f.name: getattr(settings, f.name) for f in fields(settings) if f.name not in skip}
 
 
 def set_exchange_enabled(session: Session, name: str, enabled: bool) -> bool:
-    """Enable or disable one exchange; True when it changed. Raises ValidationError if unknown."""
+    """Enable or disable one exchange; True when it changed. Raises ValidationError if unknown.
+
+    Works on a row whose other columns cannot be read: disabling is how an
+    operator silences a bad row.
+    """
     exchange = _get_exchange(session, name)
-    if exchange.enabled == enabled:
+    if exchange.enabled is enabled:
         return False
-    exchange.enabled = enabled
-    session.flush()
+    session.execute(
+        update(Exchange)
+        .where(Exchange.id == exchange.id)
+        .values(enabled=enabled, updated_at=func.now())
+    )
     return True
 
 
@@ -138,16 +158,30 @@ def _exchange_id(session: Session, name: str) -> int | None:
     return session.scalar(select(Exchange.id).where(Exchange.name == name))
 
 
-def _get_exchange(session: Session, name: str) -> Exchange:
-    exchange = session.scalar(select(Exchange).where(Exchange.name == name))
-    if exchange is None:
+@dataclass(frozen=True)
+class _ExchangeKey:
+    id: int
+    enabled: object  # as stored: 2 or 'yes' on SQLite is neither enabled nor disabled
+
+
+def _get_exchange(session: Session, name: str) -> _ExchangeKey:
+    # Two columns only: loading the whole row would decode its JSON, which a row
+    # written with plain SQL may not hold (and the operator is here to fix it).
+    enabled = type_coerce(Exchange.enabled, NullType())
+    found = session.execute(select(Exchange.id, enabled).where(Exchange.name == name)).first()
+    if found is None:
         known = session.scalars(select(Exchange.name)).all()
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         hint = (
             f"did you mean {', '.join(close)}?" if close else "see `ticker-service exchanges list`"
         )
         raise ValidationError(f"no exchange named {name!r}: {hint}")
-    return exchange
+    return _ExchangeKey(id=found[0], enabled=_bool_or_raw(found[1]))
+
+
+def _bool_or_raw(value: object) -> object:
+    # SQLite's 1/0 as True/False; anything else as stored, so it never equals a bool.
+    return value if isinstance(value, bool) or value not in (0, 1) else bool(value)
 
 
 def _flush(session: Session, duplicate_message: str) -> None:
@@ -248,33 +282,11 @@ def _present(session: Session, exchange: str, symbols: Iterable[str]) -> tuple[i
 # -- the beat's read --------------------------------------------------------------
 
 
-def load_enabled(session: Session) -> list[ExchangeSnapshot]:
-    """Every enabled exchange with its enabled symbols, by name; two queries in all.
+def load_enabled(session: Session) -> LoadedRows:
+    """Every enabled exchange with its enabled symbols, by name, and the rows skipped.
 
-    Rows are returned as stored, not validated: the beat runs
-    ``service.db.snapshot.check_snapshot`` on each to report and skip bad ones.
+    Two queries in all. Rows are decoded one by one (``service.db.load``): a
+    row that cannot be read is in ``skipped``, never failing the others. They
+    are not validated: the beat's plan checks each and skips the bad ones.
     """
-    exchanges = session.execute(
-        select(Exchange.id, *_SETTINGS).where(Exchange.enabled).order_by(Exchange.name)
-    ).all()
-    symbols: defaultdict[int, list[str]] = defaultdict(list)
-    query = (
-        select(Symbol.exchange_id, Symbol.symbol)
-        .join(Symbol.exchange)
-        .where(Exchange.enabled, Symbol.enabled)
-    )
-    for exchange_id, symbol in session.execute(query):
-        symbols[exchange_id].append(symbol)
-    return [
-        ExchangeSnapshot(
-            name=row.name,
-            ccxt_id=row.ccxt_id,
-            ccxt_params=row.ccxt_params or {},
-            mode=row.mode,
-            poll_interval_s=row.poll_interval_s,
-            watch_params=row.watch_params or {},
-            # Sorted here, not in SQL: Postgres collations may order differently.
-            symbols=tuple(sorted(symbols[row.id])),
-        )
-        for row in exchanges
-    ]
+    return load_rows(session)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service.db import validation
+from service.db.skipped import SkippedRow
 from service.errors import ValidationError
 
 # How the two params fields are named in messages: the columns (rows read by the beat).
@@ -23,6 +25,26 @@ class ExchangeSnapshot:
     poll_interval_s: float = 2.0
     watch_params: dict[str, Any] = field(default_factory=dict)
     symbols: tuple[str, ...] = ()
+    # The row's primary key when read from the database: names a row whose name is
+    # blank in a skipped-row report. Not part of what is streamed, so not compared.
+    row_id: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class LoadedRows:
+    """The enabled exchanges that could be read (with their enabled symbols) and the rest.
+
+    Iterates over ``exchanges``, so it stands wherever a list of snapshots did.
+    """
+
+    exchanges: tuple[ExchangeSnapshot, ...]
+    skipped: tuple[SkippedRow, ...] = ()
+
+    def __iter__(self) -> Iterator[ExchangeSnapshot]:
+        return iter(self.exchanges)
+
+    def __len__(self) -> int:
+        return len(self.exchanges)
 
 
 @dataclass(frozen=True)
@@ -59,12 +81,18 @@ def check_exchange(
 
     The one set of exchange checks, for rows the beat reads and for what an
     operator adds; ``labels`` name the ccxt and watch params in messages.
-    Raises ValidationError naming the row.
+    Raises ValidationError naming the row (a ``ColumnError``: it knows the column).
     """
-    name = validation.validate_name(snapshot.name)
-    validation.validate_ccxt_id(snapshot.ccxt_id, exchange=name)
-    validation.validate_mode(snapshot.mode, exchange=name, ccxt_id=snapshot.ccxt_id)
-    poll_interval_s = validation.validate_poll_interval(snapshot.poll_interval_s, exchange=name)
-    validation.validate_params(snapshot.ccxt_params, field=labels[0], exchange=name)
-    validation.validate_params(snapshot.watch_params, field=labels[1], exchange=name)
+    column = validation.column
+    with column("name"):
+        name = validation.validate_name(snapshot.name)
+    with column("ccxt_id"):
+        validation.validate_ccxt_id(snapshot.ccxt_id, exchange=name)
+    with column("mode"):
+        validation.validate_mode(snapshot.mode, exchange=name, ccxt_id=snapshot.ccxt_id)
+    with column("poll_interval_s"):
+        poll_interval_s = validation.validate_poll_interval(snapshot.poll_interval_s, exchange=name)
+    for field_name, label in zip(COLUMN_LABELS, labels, strict=True):
+        with column(field_name):
+            validation.validate_params(getattr(snapshot, field_name), field=label, exchange=name)
     return replace(snapshot, poll_interval_s=poll_interval_s)

@@ -11,6 +11,8 @@ import difflib
 import json
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -25,6 +27,25 @@ SYMBOL_MAX_LENGTH = 64
 CREDENTIAL_KEYS = frozenset(
     {"apikey", "secret", "password", "uid", "privatekey", "login", "twofa", "token"}
 )
+
+
+class ColumnError(ValidationError):
+    """A ValidationError that knows which column of the row is bad."""
+
+    def __init__(self, message: str, *, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+@contextmanager
+def column(name: str) -> Iterator[None]:
+    """Raise any ValidationError of the block as a ColumnError naming column ``name``."""
+    try:
+        yield
+    except ColumnError:
+        raise
+    except ValidationError as exc:
+        raise ColumnError(str(exc), column=name) from None
 
 
 def _row(exchange: str | None, symbol: str | None = None) -> str:
@@ -139,7 +160,10 @@ def validate_params(params: Any, *, field: str, exchange: str | None = None) -> 
     {NAME}_PASSWORD), never in the database. Raises ValidationError.
     """
     if not isinstance(params, dict):
-        raise ValidationError(f"{_row(exchange)}{field} must be a JSON object, not {params!r}")
+        # The type only: a params value may hold a secret, so it is never quoted.
+        raise ValidationError(
+            f"{_row(exchange)}{field} must be a JSON object, not {json_type(params)}"
+        )
     path = _credential_path(params)
     if path:
         raise ValidationError(
@@ -147,6 +171,16 @@ def validate_params(params: Any, *, field: str, exchange: str | None = None) -> 
             "the environment ({NAME}_API_KEY, {NAME}_SECRET, {NAME}_PASSWORD)"
         )
     return params
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type (``null``, ``a list``...), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
 
 
 def _credential_path(value: Any, prefix: str = "") -> str | None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 
 from service.beat.status import PassKind, PassOutcome
+from service.db.skipped import SkippedRow
 from service.health.records import WorkerRecord
 from workers.states import JobState
 
@@ -98,7 +99,7 @@ class PassHealth:
     error: str | None = None
     jobs: int | None = None
     enqueued: int | None = None
-    skipped_rows: tuple[dict[str, Any], ...] = ()
+    skipped_rows: tuple[SkippedRow, ...] = ()
     beat_id: str | None = None
     late: bool = False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from service.beat.status import PassKind
+from service.db.skipped import SkippedRow, Table
 from service.health.model import HealthState, JobHealth, PassHealth, Status, WorkerHealth
 
 HEADER = (
@@ -32,7 +33,7 @@ def render_status(status: Status) -> str:
     workers = [f"  {_worker_line(w)}" for w in status.workers] or ["  none heard from"]
     lines += ["", "workers:", *workers]
     lines += ["", _beat_line(status)]
-    lines += [f"  skipped row {r.get('row')}: {r.get('error')}" for r in _skipped(status)]
+    lines += _skipped_lines(status.beat.reconcile.skipped_rows)
     return "\n".join(lines)
 
 
@@ -113,8 +114,34 @@ def _pass_text(p: PassHealth) -> str:
     return f"{p.kind} {format_age(p.age_s)} ago in {took} {p.outcome}{counts}"
 
 
-def _skipped(status: Status) -> list[dict[str, object]]:
-    return [dict(row) for row in status.beat.reconcile.skipped_rows]
+SKIPPED_HEADER = ("TABLE", "ROW", "COLUMN", "ERROR")
+
+
+def _skipped_lines(rows: Sequence[SkippedRow]) -> list[str]:
+    """The rows the last reconcile skipped (the others were applied), one per line."""
+    if not rows:
+        return []
+    count = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
+    table = _table([SKIPPED_HEADER, *(_skipped_row(row) for row in rows)])
+    return ["", f"skipped by the last reconcile ({count}; fix or disable them):"] + [
+        f"  {line}" for line in table
+    ]
+
+
+def _skipped_row(row: SkippedRow) -> tuple[str, ...]:
+    name = _shown(row.name)
+    if row.id is not None and name != row.name:  # a blank or odd name: the id finds the row
+        name += f" (id {row.id})"
+    if row.table == Table.SYMBOLS:
+        name = f"{_shown(row.exchange)} {name}"
+    # Whole (the record caps its length) and with its spacing: it may quote a blank name.
+    return (row.table, name, row.column or "-", " ".join(row.error.splitlines()))
+
+
+def _shown(name: str) -> str:
+    # Quoted when a plain rendering would hide what is wrong (blank, spaces, control chars).
+    plain = name and name == name.strip() and name.isprintable() and " " not in name
+    return name if plain else repr(name)
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
