@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from service.beat.wakeup import publish_wakeup
 from service.db.engine import make_engine, make_sessionmaker
 from service.db.models import Base, Exchange, Symbol
 from service.keys import Keys
@@ -134,3 +135,30 @@ def test_the_scheduler_keeps_running_while_redis_is_away_and_stops_cleanly(
             beat.wait()
     assert beat.returncode == 0, output
     assert "beat lock failed" in output
+
+
+def _reconciled_by(client: redis.Redis, keys: Keys, after_ms: int) -> str | None:
+    raw = client.hget(keys.beat_status(), "reconcile")
+    status = json.loads(raw) if raw else {}
+    return str(status["beat_id"]) if status and status["at"] >= after_ms else None
+
+
+def test_a_wake_up_reconciles_on_the_active_beat_only(
+    start_beat: Callable[[], subprocess.Popen[str]], redis_client: redis.Redis, keys: Keys
+) -> None:
+    first = start_beat()
+    holder = wait_for(lambda: redis_client.get(keys.beat_lock()))
+    second = start_beat()
+    wait_for(lambda: redis_client.pubsub_numsub(keys.beat_wakeup())[0][1] == 2)
+    time.sleep(1)  # the first reconcile of each has run
+    since_ms = int(time.time() * 1000)
+    assert publish_wakeup(redis_client, keys, "symbols add bin") == 2
+    reconciled_by = wait_for(lambda: _reconciled_by(redis_client, keys, since_ms), 2)
+    assert reconciled_by == holder.decode()  # type: ignore[union-attr]
+    time.sleep(0.5)
+    assert _reconciled_by(redis_client, keys, since_ms) == reconciled_by  # no pass of the standby
+    for beat in (second, first):
+        beat.send_signal(signal.SIGTERM)
+        output, _ = beat.communicate(timeout=10)
+        assert beat.returncode == 0, output
+        assert "beat woken" in output
