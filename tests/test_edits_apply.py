@@ -169,6 +169,7 @@ def test_symbols_add_wait_returns_when_the_symbol_ticks_and_explains_when_it_can
             done = cli(env, "symbols", "add", "alpha", second, "--wait", check=False)
             took = time.monotonic() - began
             print(f"symbols add {second} --wait returned {done.returncode} after {took:.1f} s")
+            print(done.stdout)
             assert done.returncode == 0, done.stderr
             assert f"{second} ticking on alpha" in done.stdout
 

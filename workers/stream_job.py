@@ -245,12 +245,12 @@ class StreamJob:
             if self.stop_requested():
                 raise StopJob("worker-stopping")
             self._watchdog()
-            if time.monotonic() - last_renewed < renew_every_s:
-                continue
             try:
-                if not await self.lease.renew():
-                    raise StopJob("lease-lost")
-                last_renewed = time.monotonic()
+                if time.monotonic() - last_renewed >= renew_every_s:
+                    if not await self.lease.renew():
+                        raise StopJob("lease-lost")
+                    last_renewed = time.monotonic()
+                # Every wake-up, not only at renewals: an edit streams within a second.
                 await self._follow_spec(await self.load_spec(self.job_key))
             except StopJob:
                 raise
