@@ -6,11 +6,10 @@ killed with pg_terminate_backend to show the reconnect).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import quote
 
 import pytest
 import redis
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 
 from service.beat.listen import Listening, RedisWakeups, listen
 from service.beat.lock import BeatLock
-from service.beat.pg_listen import PostgresEdits, is_postgres
+from service.beat.pg_listen import EDITS_CHANNEL, PostgresEdits, is_postgres
 from service.beat.wakeup import Wakeup, publish_wakeup, reconcile_now
 from service.db import migrate
 from service.db.engine import make_engine
@@ -166,10 +165,12 @@ class Recording:
 
 @pytest.fixture
 def migrated_postgres(postgres_url: str) -> Iterator[sa.Engine]:
-    migrate.upgrade(postgres_url)
     engine = make_engine(postgres_url)
-    yield engine
-    engine.dispose()
+    try:
+        migrate.upgrade(postgres_url)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def insert_exchange(engine: sa.Engine, name: str) -> None:
@@ -179,35 +180,19 @@ def insert_exchange(engine: sa.Engine, name: str) -> None:
         )
 
 
-@pytest.fixture
-def other_schema(postgres_server_url: str) -> Iterator[str]:
-    """A second deployment in the same database: its own schema, migrated."""
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{postgres_server_url}?options={quote(f'-csearch_path={schema}')}"
-    migrate.upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
 def test_a_plain_sql_edit_on_postgres_wakes_the_listener_of_its_schema_only(
-    postgres_url: str, migrated_postgres: sa.Engine, other_schema: str, stop: threading.Event
+    postgres_url: str, migrated_postgres: sa.Engine, stop: threading.Event
 ) -> None:
     assert is_postgres(postgres_url) and not is_postgres("sqlite:///x.db")
     heard = Heard()
     source = Recording(PostgresEdits(postgres_url))
     in_thread(lambda: listen(source, heard, stop))
     wait_for(lambda: source.last is not None)
-    other = make_engine(other_schema)
-    try:
-        insert_exchange(other, "elsewhere")  # another schema's edit: not ours
-        insert_exchange(migrated_postgres, "alpha")
-    finally:
-        other.dispose()
+    # What the trigger of another deployment (another schema, same database) sends.
+    elsewhere = json.dumps({"schema": "elsewhere", "table": "exchanges", "op": "INSERT"})
+    with migrated_postgres.begin() as connection:
+        connection.execute(sa.text(f"SELECT pg_notify('{EDITS_CHANNEL}', :p)"), {"p": elsewhere})
+    insert_exchange(migrated_postgres, "alpha")
     wait_for(lambda: heard.reasons)
     time.sleep(0.3)
     assert heard.reasons == ["insert exchanges"]

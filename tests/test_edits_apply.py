@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from service.db.engine import make_engine
 from service.keys import Keys
 from tests.procs import BIN, service_env, started, worker_args
 from tests.sim_helpers import SimulatorProcess
+from tests.test_e2e_health import sim  # noqa: F401  (the fixture: 8 simulated symbols)
 from tests.test_e2e_workers import board, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -128,12 +128,6 @@ def _listening(output: str, source: str) -> bool:
     return any(e.get("event") == "beat listening" and e.get("source") == source for e in lines)
 
 
-@pytest.fixture
-def sim() -> Iterator[SimulatorProcess]:
-    with SimulatorProcess("binance", symbols=6, rate=5, seed=12) as running:
-        yield running
-
-
 def test_symbols_add_wait_returns_when_the_symbol_ticks_and_explains_when_it_cannot(
     redis_url: str,
     key_prefix: str,
@@ -141,7 +135,7 @@ def test_symbols_add_wait_returns_when_the_symbol_ticks_and_explains_when_it_can
     redis_client: redis.Redis,
     sqlite_url: str,
     tmp_path: Path,
-    sim: SimulatorProcess,
+    sim: SimulatorProcess,  # noqa: F811
 ) -> None:
     # Default lease and heartbeat timings: the time printed is what an operator waits.
     env = service_env(
