@@ -18,13 +18,16 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import redis
 
-from service.beat.runner import Beat
 from service.errors import StoreError
 from service.keys import Keys
 from service.logs import get_logger
+
+if TYPE_CHECKING:  # the CLI imports publish_wakeup: keep the beat's modules out of it
+    from service.beat.runner import Beat
 
 log = get_logger(__name__)
 
