@@ -214,3 +214,31 @@ def test_the_postgres_listener_reconnects_when_its_connection_is_killed(
     insert_exchange(migrated_postgres, "alpha")
     wait_for(lambda: "insert exchanges" in heard.reasons)
     assert thread.is_alive()
+
+
+def test_the_postgres_listener_keeps_trying_while_the_database_is_away(
+    stop: threading.Event, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = PostgresEdits("postgresql://ticker:s3cret@127.0.0.1:1/nowhere")
+    thread = in_thread(lambda: listen(source, Heard(), stop))
+    time.sleep(2)
+    assert thread.is_alive()
+    stop.set()
+    thread.join(3)
+    assert not thread.is_alive()
+    logged = "".join(capsys.readouterr())
+    assert "beat listener lost" in logged and "postgres" in logged and "s3cret" not in logged
+
+
+def test_a_database_without_revision_0002_is_listened_to_with_a_warning(
+    postgres_url: str,
+    migrated_postgres: sa.Engine,
+    stop: threading.Event,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    migrate.downgrade(postgres_url, "0001")
+    source = Recording(PostgresEdits(postgres_url))
+    in_thread(lambda: listen(source, Heard(), stop))
+    wait_for(lambda: source.last is not None)
+    logged = "".join(capsys.readouterr())
+    assert "postgres edit trigger missing" in logged and "ticker-service db upgrade" in logged

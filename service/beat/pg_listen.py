@@ -20,9 +20,13 @@ from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from sqlalchemy.engine import make_url
 
 from service.db.engine import driver_url
+from service.logs import get_logger
 
-# The same literal is in migration 0002 (migrations never import live code).
+log = get_logger(__name__)
+
+# The same literals are in migration 0002 (migrations never import live code).
 EDITS_CHANNEL = "ticker_service_edits"
+TRIGGER_FUNCTION = "ticker_notify_edit"
 CONNECT_TIMEOUT_S = 5
 # TCP keepalives find a server that vanished without closing the socket.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5}
@@ -48,19 +52,27 @@ class PostgresEdits:
 
     def __init__(self, url: str) -> None:
         self.kwargs = connect_kwargs(url)
+        self.warned = False
 
     def connect(self) -> _PostgresListening:
         connection = psycopg2.connect(**self.kwargs)
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute("SELECT current_schema()")
-                row = cursor.fetchone()
+                cursor.execute(f"SELECT current_schema(), to_regproc('{TRIGGER_FUNCTION}')")
+                schema, function = cursor.fetchone() or ("public", None)
                 cursor.execute(f"LISTEN {EDITS_CHANNEL}")
         except BaseException:
             connection.close()
             raise
-        return _PostgresListening(connection, str(row[0]) if row else "public")
+        if function is None and not self.warned:
+            self.warned = True
+            log.warning(
+                "postgres edit trigger missing",
+                effect="plain-SQL edits wait for the next reconcile",
+                fix="run `ticker-service db upgrade`",
+            )
+        return _PostgresListening(connection, str(schema))
 
 
 class _PostgresListening:
