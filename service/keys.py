@@ -48,6 +48,10 @@ class Keys:
         """String: the token of the active beat."""
         return f"{self.prefix}:beat:lock"
 
+    def beat_wakeup(self) -> str:
+        """Pub/sub channel: an edit was committed, the beat reconciles now (payload: what)."""
+        return f"{self.prefix}:beat:wakeup"
+
     # -- health ---------------------------------------------------------------
     def health_jobs(self) -> str:
         """Hash: job key -> latest heartbeat JSON."""

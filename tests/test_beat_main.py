@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from service.beat.wakeup import publish_wakeup
 from service.db.engine import make_engine, make_sessionmaker
 from service.db.models import Base, Exchange, Symbol
 from service.keys import Keys
@@ -26,6 +27,14 @@ def wait_for(check: Callable[[], object], timeout_s: float = 15.0) -> object:
             return value
         time.sleep(0.1)
     raise AssertionError(f"not true within {timeout_s} s")
+
+
+def stopped(beat: subprocess.Popen[str], timeout_s: float = 10.0) -> str:
+    """SIGTERM ``beat``; its output once it exited with 0."""
+    beat.send_signal(signal.SIGTERM)
+    output, _ = beat.communicate(timeout=timeout_s)
+    assert beat.returncode == 0, output
+    return output
 
 
 @pytest.fixture
@@ -80,19 +89,28 @@ def test_the_scheduler_reconciles_at_start_and_exits_cleanly_on_sigterm(
     assert redis_client.exists(keys.pending("bin"))
     assert wait_for(lambda: redis_client.hget(keys.beat_status(), "supervise"))
     assert redis_client.get(keys.beat_lock())
-    beat.send_signal(signal.SIGTERM)
-    output, _ = beat.communicate(timeout=5)
-    assert beat.returncode == 0, output
+    output = stopped(beat, 5)
     assert not redis_client.exists(keys.beat_lock())  # released on a clean stop
     assert "beat stopped" in output
 
 
-def test_a_second_scheduler_stands_by_and_takes_over_when_the_first_dies(
+Beats = tuple[subprocess.Popen[str], subprocess.Popen[str], bytes]
+
+
+@pytest.fixture
+def two_beats(
     start_beat: Callable[[], subprocess.Popen[str]], redis_client: redis.Redis, keys: Keys
-) -> None:
+) -> Beats:
+    """The first beat (it holds the lock), a second one started after, the lock's token."""
     first = start_beat()
     holder = wait_for(lambda: redis_client.get(keys.beat_lock()))
-    second = start_beat()
+    return first, start_beat(), holder  # type: ignore[return-value]
+
+
+def test_a_second_scheduler_stands_by_and_takes_over_when_the_first_dies(
+    two_beats: Beats, redis_client: redis.Redis, keys: Keys
+) -> None:
+    first, second, holder = two_beats
     time.sleep(2)
     assert redis_client.get(keys.beat_lock()) == holder  # the second one waits
     first.kill()  # no clean release: the lock must expire (3 s with 1 s supervision)
@@ -109,9 +127,7 @@ def test_a_sigterm_during_start_up_still_exits_cleanly(
 ) -> None:
     beat = start_beat()
     time.sleep(1.5)  # handlers installed (~0.5 s), the broker and ccxt still importing
-    beat.send_signal(signal.SIGTERM)
-    output, _ = beat.communicate(timeout=10)
-    assert beat.returncode == 0, output
+    stopped(beat)
 
 
 def test_the_scheduler_keeps_running_while_redis_is_away_and_stops_cleanly(
@@ -134,3 +150,25 @@ def test_the_scheduler_keeps_running_while_redis_is_away_and_stops_cleanly(
             beat.wait()
     assert beat.returncode == 0, output
     assert "beat lock failed" in output
+
+
+def _reconciled_by(client: redis.Redis, keys: Keys, after_ms: int) -> str | None:
+    raw = client.hget(keys.beat_status(), "reconcile")
+    status = json.loads(raw) if raw else {}
+    return str(status["beat_id"]) if status and status["at"] >= after_ms else None
+
+
+def test_a_wake_up_reconciles_on_the_active_beat_only(
+    two_beats: Beats, redis_client: redis.Redis, keys: Keys
+) -> None:
+    first, second, holder = two_beats
+    wait_for(lambda: redis_client.pubsub_numsub(keys.beat_wakeup())[0][1] == 2)
+    time.sleep(1)  # the first reconcile of each has run
+    since_ms = int(time.time() * 1000)
+    assert publish_wakeup(redis_client, keys, "symbols add bin") == 2
+    reconciled_by = wait_for(lambda: _reconciled_by(redis_client, keys, since_ms), 2)
+    assert reconciled_by == holder.decode()
+    time.sleep(0.5)
+    assert _reconciled_by(redis_client, keys, since_ms) == reconciled_by  # no pass of the standby
+    for beat in (second, first):
+        assert "beat woken" in stopped(beat)

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
 from service.cli import main
+from service.keys import Keys
 from service.settings import Settings, redact_url
 
 Run = tuple[int, str, str]
@@ -19,8 +21,18 @@ Cli = Callable[..., Run]
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``cli(url, *argv) -> (exit code, stdout, stderr)`` with DATABASE_URL set to ``url``."""
+def cli(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    redis_url: str,
+    key_prefix: str,
+) -> Cli:
+    """``cli(url, *argv) -> (exit code, stdout, stderr)`` with DATABASE_URL set to ``url``.
+
+    Edits tell the beat through the test's Redis, under the test's key prefix.
+    """
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("TICKER_KEY_PREFIX", key_prefix)
 
     def run(url: str, *argv: str) -> Run:
         monkeypatch.setenv("DATABASE_URL", url)
@@ -56,10 +68,10 @@ def test_db_upgrade_then_current_reports_the_head_revision(cli: Cli, database_ur
         f"database {_shown(database_url)} was never migrated: run `ticker-service db upgrade`\n",
     )
     code, out, _ = cli(database_url, "db", "upgrade")
-    assert (code, out.endswith("is at revision 0001\n")) == (0, True)
+    assert (code, out.endswith("is at revision 0002\n")) == (0, True)
     assert cli(database_url, "db", "current")[:2] == (
         0,
-        f"database {_shown(database_url)} is at revision 0001 (head)\n",
+        f"database {_shown(database_url)} is at revision 0002 (head)\n",
     )
 
 
@@ -244,7 +256,13 @@ def _script() -> str:
 
 
 def test_the_installed_console_script_migrates_and_validates(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": "sqlite:///ops.db", "LOG_FORMAT": "json"}
+    # No Redis on port 1: an edit is still saved, and the CLI says the beat was not told.
+    env = {
+        **os.environ,
+        "DATABASE_URL": "sqlite:///ops.db",
+        "LOG_FORMAT": "json",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -258,8 +276,74 @@ def test_the_installed_console_script_migrates_and_validates(tmp_path: Path) -> 
         0,
         "added exchange binance (ccxt binance, mode auto, enabled)\n",
     )
+    assert "saved, but the beat could not be told" in added.stderr
+    assert "next reconcile (RECONCILE_INTERVAL_S)" in added.stderr
     bad = run("exchanges", "add", "kraken", "--ccxt-id", "krakn")
     assert bad.returncode == 2
     assert bad.stderr == (
         "error: exchange 'kraken': unknown ccxt exchange id 'krakn'; did you mean kraken?\n"
     )
+
+
+def _wakeups(pubsub: redis.client.PubSub) -> list[str]:
+    reasons = []
+    while (message := pubsub.get_message(timeout=0.5)) is not None:
+        if message["type"] == "message":
+            reasons.append(json.loads(message["data"])["reason"])
+    return reasons
+
+
+def test_every_edit_tells_the_beat_and_a_no_op_does_not(
+    cli: Cli, sqlite_migrated: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(keys.beat_wakeup())
+    try:
+        pubsub.get_message(timeout=1)  # the subscription's confirmation
+        url = sqlite_migrated
+        code, _, err = cli(url, "exchanges", "add", "binance", "--ccxt-id", "binance")
+        assert (code, err) == (0, "beat notified: it applies the edit now\n")
+        for argv in (
+            ["symbols", "add", "binance", "BTC/USDT", "ETH/USDT"],
+            ["symbols", "disable", "binance", "ETH/USDT"],
+            ["symbols", "disable", "binance", "ETH/USDT"],  # already: nothing to tell
+            ["symbols", "enable", "binance", "ETH/USDT"],
+            ["symbols", "remove", "binance", "ETH/USDT"],
+            ["exchanges", "disable", "binance"],
+            ["exchanges", "enable", "binance"],
+            ["exchanges", "enable", "binance"],  # already
+            ["exchanges", "remove", "binance"],
+        ):
+            assert cli(url, *argv)[0] == 0
+        assert _wakeups(pubsub) == [
+            "exchanges add binance",
+            "symbols add binance",
+            "symbols disabled binance",
+            "symbols enabled binance",
+            "symbols remove binance",
+            "exchanges disabled binance",
+            "exchanges enabled binance",
+            "exchanges remove binance",
+        ]
+    finally:
+        pubsub.close()
+
+
+def test_an_edit_with_no_beat_listening_is_saved_and_says_so(
+    cli: Cli, sqlite_migrated: str, keys: Keys
+) -> None:
+    code, out, err = cli(sqlite_migrated, "exchanges", "add", "binance", "--ccxt-id", "binance")
+    assert (code, out) == (0, "added exchange binance (ccxt binance, mode auto, enabled)\n")
+    assert err == (
+        f"note: saved, but no beat is listening on {keys.beat_wakeup()} "
+        "(is ticker-scheduler running?); a beat applies the edit when it starts\n"
+    )
+    assert [row["name"] for row in _json(cli, sqlite_migrated, "exchanges", "list")] == ["binance"]
+
+
+def test_symbols_add_refuses_a_timeout_that_is_not_positive(cli: Cli, sqlite_migrated: str) -> None:
+    assert cli(sqlite_migrated, "exchanges", "add", "binance", "--ccxt-id", "binance")[0] == 0
+    argv = ["symbols", "add", "binance", "BTC/USDT", "--wait", "--timeout", "0"]
+    code, _, err = cli(sqlite_migrated, *argv)
+    assert (code, err) == (2, "error: --timeout must be a positive number of seconds: 0\n")
+    assert _json(cli, sqlite_migrated, "symbols", "list") == []

@@ -119,3 +119,48 @@ def test_every_migration_file_is_shipped_as_package_data() -> None:
     ]
     assert "db/migrations/env.py" in files
     assert [f for f in files if not any(fnmatch(f, pattern) for pattern in globs)] == []
+
+
+def _triggers(engine: sa.Engine) -> set[str]:
+    """Our edit-notice triggers on the tables of the engine's schema (Postgres)."""
+    query = sa.text(
+        "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal"
+    )
+    with engine.connect() as connection:
+        return set(connection.execute(query).scalars())
+
+
+def test_revision_0002_installs_the_edit_triggers_on_postgres_and_downgrade_removes_them(
+    postgres_url: str,
+) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        migrate.upgrade(postgres_url)
+        assert _triggers(engine) == {"exchanges_notify_edit", "symbols_notify_edit"}
+        migrate.downgrade(postgres_url, "0001")
+        assert _triggers(engine) == set()
+        with engine.connect() as connection:
+            function = connection.execute(
+                sa.text("SELECT to_regproc(current_schema() || '.ticker_notify_edit')")
+            ).scalar()
+        assert function is None
+        assert migrate.current_revision(engine) == "0001"
+        migrate.upgrade(postgres_url)
+        assert _triggers(engine) == {"exchanges_notify_edit", "symbols_notify_edit"}
+    finally:
+        engine.dispose()
+
+
+def test_revision_0002_is_a_no_op_on_sqlite_both_ways(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        migrate.upgrade(sqlite_url)
+        assert migrate.current_revision(engine) == "0002"
+        migrate.downgrade(sqlite_url, "0001")
+        assert migrate.current_revision(engine) == "0001"
+        assert {"exchanges", "symbols"} <= set(sa.inspect(engine).get_table_names())
+        migrate.upgrade(sqlite_url)
+        assert _diff(engine) == []
+    finally:
+        engine.dispose()

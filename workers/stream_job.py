@@ -267,12 +267,12 @@ class StreamJob:
             if self.worker_stopping():
                 raise StopJob(StopReason.WORKER_STOPPING)
             self._watchdog()
-            if time.monotonic() - last_renewed < renew_every_s:
-                continue
             try:
-                if not await self.lease.renew():
-                    raise StopJob(StopReason.LEASE_LOST)
-                last_renewed = time.monotonic()
+                if time.monotonic() - last_renewed >= renew_every_s:
+                    if not await self.lease.renew():
+                        raise StopJob(StopReason.LEASE_LOST)
+                    last_renewed = time.monotonic()
+                # Every wake-up, not only at renewals: an edit streams within a second.
                 await self._follow_spec(await self.load_spec(self.job_key))
             except StopJob:
                 raise

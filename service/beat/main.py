@@ -4,8 +4,10 @@ Reads the settings once, sets up logging and the Dramatiq broker, then runs
 three APScheduler jobs in a BackgroundScheduler: the beat lock tick (every
 third of the lock ttl), a reconcile (at start, then every
 RECONCILE_INTERVAL_S) and a supervision pass (at start, then every
-SUPERVISE_INTERVAL_S). SIGTERM or Ctrl-C stops it: running passes finish, the
-lock is released, the exit code is 0.
+SUPERVISE_INTERVAL_S). Beside the scheduler, threads listen for edits (the
+CLI's wake-ups on Redis; on Postgres the tables' trigger notices) and run a
+reconcile pass at once (``service.beat.wakeup``). SIGTERM or Ctrl-C stops it:
+running passes finish, the lock is released, the exit code is 0.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from service.beat.listen import RedisWakeups, listen
 from service.beat.lock import BeatLock, lock_ttl_s
+from service.beat.pg_listen import PostgresEdits, is_postgres
 from service.beat.reconcile import ReconcileOptions
 from service.beat.runner import Beat
 from service.beat.status import PassKind
 from service.beat.supervise import Enqueue, pending_ttl_s
+from service.beat.wakeup import Wakeup, reconcile_now
 from service.errors import TickerServiceError
 from service.health import check_transitions
 from service.keys import Keys
@@ -36,6 +42,9 @@ from service.redis_client import sync_client
 from service.settings import Settings, redact_url
 
 log = get_logger(__name__)
+
+# A wake-up pass in progress finishes within its socket timeouts (5 s).
+THREAD_JOIN_S = 10.0
 
 
 def beat_id() -> str:
@@ -126,6 +135,34 @@ def build_beat(settings: Settings, enqueue: Enqueue) -> tuple[Beat, float]:
     return beat, ttl
 
 
+def start_edit_listeners(
+    beat: Beat, settings: Settings, stop: threading.Event
+) -> list[threading.Thread]:
+    """Start the wake-up thread and its listeners (Redis; Postgres too when the database is)."""
+    wakeup = Wakeup(partial(reconcile_now, beat))
+    targets: dict[str, Callable[[], None]] = {
+        "beat-wakeup": partial(wakeup.run, stop),
+        "beat-listen-redis": partial(
+            listen, RedisWakeups(settings.redis_url, beat.keys), wakeup.request, stop
+        ),
+    }
+    if is_postgres(settings.database_url):
+        source = PostgresEdits(settings.database_url)
+        targets["beat-listen-postgres"] = partial(listen, source, wakeup.request, stop)
+    threads = [threading.Thread(target=t, name=name, daemon=True) for name, t in targets.items()]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _stop_threads(threads: list[threading.Thread], stop: threading.Event) -> None:
+    stop.set()
+    for thread in threads:
+        thread.join(THREAD_JOIN_S)
+        if thread.is_alive():
+            log.warning("beat thread did not stop", thread=thread.name)
+
+
 def run(settings: Settings, stop: threading.Event) -> None:
     """Run the beat until ``stop`` is set; then stop the scheduler and release the lock."""
     beat, ttl = build_beat(settings, broker_enqueue(settings))
@@ -140,13 +177,16 @@ def run(settings: Settings, stop: threading.Event) -> None:
         supervise_interval_s=settings.supervise_interval_s,
         lock_ttl_s=ttl,
     )
+    threads: list[threading.Thread] = []
     try:
         beat.lock_tick()  # before the first passes, so a free lock means they run at once
         beat.reconcile_due = False  # the reconcile job runs at once anyway
         if not stop.is_set():  # a signal during start-up (imports take seconds)
+            threads = start_edit_listeners(beat, settings, stop)
             scheduler.start()
             stop.wait()
     finally:
+        _stop_threads(threads, stop)  # before the lock goes: no wake-up pass after it
         if scheduler.running:
             scheduler.shutdown(wait=True)  # a running pass finishes (5 s socket timeouts)
         _release(beat)

@@ -2,6 +2,8 @@
 
 Each command is one transaction: it writes everything or nothing. Credentials
 never go in the database: ``--params`` with an apiKey, secret... is refused.
+After a change is committed the beat is told, and applies it at once
+(``service.cli.notify``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from service.cli.notify import tell_beat
 from service.db import repo
 from service.db.session import migrated_session
 from service.db.validation import parse_json_object
@@ -66,6 +69,7 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         )
     state = "disabled" if args.disabled else "enabled"
     print(f"added exchange {args.name} (ccxt {args.ccxt_id}, mode {args.mode}, {state})")
+    tell_beat(settings, f"exchanges add {args.name}")
     return 0
 
 
@@ -110,6 +114,8 @@ def _set_enabled(name: str, enabled: bool, settings: Settings) -> int:
     with migrated_session(settings.database_url, action=f"exchanges {word}") as session:
         changed = repo.set_exchange_enabled(session, name, enabled)
     print(f"exchange {name} {word}" if changed else f"exchange {name} was already {word}")
+    if changed:
+        tell_beat(settings, f"exchanges {word} {name}")
     return 0
 
 
@@ -117,6 +123,7 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     with migrated_session(settings.database_url, action="exchanges remove") as session:
         count = repo.remove_exchange(session, args.name)
     print(f"removed exchange {args.name} and its {count} symbol(s)")
+    tell_beat(settings, f"exchanges remove {args.name}")
     return 0
 
 

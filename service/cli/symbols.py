@@ -1,7 +1,9 @@
 """``ticker-service symbols add|list|remove|enable|disable``: which pairs each exchange streams.
 
 Each command is one transaction: one malformed or unknown symbol and nothing
-is written.
+is written. After a change is committed the beat is told, and applies it at
+once (``service.cli.notify``). ``add --wait`` returns when the new symbols
+tick, or says why not (``service.cli.wait``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,15 @@ from dataclasses import asdict
 from typing import Any
 
 from service.cli.exchanges import format_table
+from service.cli.notify import tell_beat
+from service.cli.wait import DEFAULT_TIMEOUT_S, Target, wait_for_ticks
 from service.db import repo
 from service.db.session import migrated_session
+from service.errors import ValidationError
+from service.keys import Keys
+from service.redis_client import sync_client
 from service.settings import Settings
+from workers.clock import now_ms
 
 
 def register(subparsers: Any) -> None:
@@ -30,23 +38,50 @@ def register(subparsers: Any) -> None:
         sub.add_argument("exchange", help="the exchange's name")
         sub.add_argument("symbols", nargs="+", metavar="SYMBOL", help="unified symbol(s)")
         sub.set_defaults(func=func)
+        if action == "add":
+            _add_wait_options(sub)
     listing = actions.add_parser("list", help="list symbols of one exchange or of all")
     listing.add_argument("exchange", nargs="?", help="only this exchange")
     listing.add_argument("--json", action="store_true", help="print JSON for machines")
     listing.set_defaults(func=run_list)
 
 
+def _add_wait_options(add: argparse.ArgumentParser) -> None:
+    add.add_argument(
+        "--wait", action="store_true", help="return when every new symbol ticks (exit 1 if not)"
+    )
+    add.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"with --wait: give up after S seconds (default {DEFAULT_TIMEOUT_S:g})",
+    )
+
+
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
+    if args.timeout <= 0:
+        raise ValidationError(f"--timeout must be a positive number of seconds: {args.timeout:g}")
+    since_ms = now_ms()
     with migrated_session(settings.database_url, action="symbols add") as session:
         added = repo.add_symbols(session, args.exchange, args.symbols)
-    print(f"added {len(added)} symbol(s) to {args.exchange}: {' '.join(added)}")
-    return 0
+    print(f"added {len(added)} symbol(s) to {args.exchange}: {' '.join(added)}", flush=True)
+    tell_beat(settings, f"symbols add {args.exchange}")
+    if not args.wait:
+        return 0
+    client = sync_client(settings.redis_url)
+    try:
+        target = Target(args.exchange, tuple(added), since_ms)
+        return wait_for_ticks(client, Keys(settings.key_prefix), settings, target, args.timeout)
+    finally:
+        client.close()
 
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     with migrated_session(settings.database_url, action="symbols remove") as session:
         removed = repo.remove_symbols(session, args.exchange, args.symbols)
     print(f"removed {len(removed)} symbol(s) from {args.exchange}: {' '.join(removed)}")
+    tell_beat(settings, f"symbols remove {args.exchange}")
     return 0
 
 
@@ -65,6 +100,8 @@ def _set_enabled(args: argparse.Namespace, enabled: bool, settings: Settings) ->
     unchanged = len(set(args.symbols)) - len(changed)
     already = f" ({unchanged} already {word})" if unchanged else ""
     print(f"{word} {len(changed)} symbol(s) on {args.exchange}{already}")
+    if changed:
+        tell_beat(settings, f"symbols {word} {args.exchange}")
     return 0
 
 
