@@ -121,7 +121,7 @@ def _not_desired(view: Observation, target: Target, symbol: str) -> str:
         return f"the beat's last reconcile failed: {status.error}"
     for row in status.skipped_rows:
         if row.exchange == target.exchange and (row.table == "exchanges" or row.name == symbol):
-            return f"the beat skipped {row.table} row {row.name!r}: {row.error}"
+            return f"the beat skipped {row.label}: {row.error}"
     return (
         f"the beat did not make it desired (is exchange {target.exchange} enabled, "
         "and allowed by TICKER_DAEMON_EXCHANGES?)"
