@@ -115,9 +115,9 @@ def stop_stream_jobs() -> None:
 def _put_heartbeat(heartbeat: dict[str, Any]) -> None:
     """Queue a job's heartbeat with its process's load (jobs running, capacity)."""
     jobs = running_jobs()
-    # A stopped heartbeat is its job's last word: its run leaves the count as it goes.
-    leaving = heartbeat.get("state") == JobState.STOPPED
-    load = {"worker_jobs": max(0, jobs.count - leaving), "worker_capacity": jobs.capacity}
+    if heartbeat.get("state") == JobState.STOPPED:
+        jobs.said_stopped(heartbeat["job_key"])  # its last word: it leaves the count with it
+    load = {"worker_jobs": jobs.streaming, "worker_capacity": jobs.capacity}
     _heartbeats().put({**heartbeat, **load})
 
 

@@ -53,6 +53,7 @@ class Run:
     done: threading.Event = field(default_factory=threading.Event)
     task: asyncio.Task[Any] | None = None
     stop_asked: bool = False
+    said_stopped: bool = False  # its final heartbeat is out; only cleanup is left
 
     def stop(self) -> None:
         """Ask the job to stop; call on the loop. A job whose task has not started yet
@@ -77,6 +78,19 @@ class RunningJobs:
         """How many jobs run here now (a job counts until its cleanup ended)."""
         with self._lock:
             return len(self._runs)
+
+    @property
+    def streaming(self) -> int:
+        """The jobs that have not said their final ``stopped`` yet: what a heartbeat reports."""
+        with self._lock:
+            return sum(not run.said_stopped for run in self._runs.values())
+
+    def said_stopped(self, job_key: str) -> None:
+        """``job_key`` sent its final heartbeat: it leaves the reported load now,
+        though it keeps its slot until its cleanup ended."""
+        with self._lock:
+            if (run := self._runs.get(job_key)) is not None:
+                run.said_stopped = True
 
     def job_keys(self) -> list[str]:
         with self._lock:

@@ -59,15 +59,16 @@ class WorkerRecord:
     capacity: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The stored JSON object; ``running``/``capacity`` only when known."""
+        data = {
             "worker_id": self.worker_id,
             "host": self.host,
             "pid": self.pid,
             "jobs": list(self.jobs),
             "last_seen_at": self.last_seen_at,
-            "running": self.running,
-            "capacity": self.capacity,
         }
+        load = {"running": self.running, "capacity": self.capacity}
+        return data | {name: value for name, value in load.items() if value is not None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkerRecord:

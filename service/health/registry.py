@@ -131,8 +131,10 @@ def _worker_record(
 
 
 def _load(heartbeat: Heartbeat, stored: WorkerRecord | None) -> dict[str, int | None]:
-    """The process's running jobs and capacity: the heartbeat's, else as stored."""
-    if heartbeat.worker_capacity is not None:
+    """The process's running jobs and capacity: the heartbeat's unless it is older
+    than what the record last saw (health workers may record heartbeats out of order)."""
+    newer = stored is None or heartbeat.sent_at >= stored.last_seen_at
+    if heartbeat.worker_capacity is not None and newer:
         return {"running": heartbeat.worker_jobs, "capacity": heartbeat.worker_capacity}
     if stored is None:
         return {"running": None, "capacity": None}
