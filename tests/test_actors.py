@@ -144,16 +144,24 @@ def desire(client: redis.Redis, keys: Keys, sim: SimulatorThread, *names: str) -
         client.hset(keys.desired(), name, spec.to_json())
 
 
-def test_one_process_streams_as_many_jobs_as_its_capacity_from_acked_messages(
-    stub_worker: StubBroker, keys: Keys, redis_client: redis.Redis, simulator: SimulatorThread
-) -> None:
+def stream_a_full_process(
+    broker: StubBroker, client: redis.Redis, keys: Keys, sim: SimulatorThread
+) -> list[str]:
+    """CAPACITY jobs sent, started and ticking; returns their job keys."""
     names = [f"ex{n}" for n in range(CAPACITY)]
-    desire(redis_client, keys, simulator, *names)
+    desire(client, keys, sim, *names)
     for name in names:
         actors.stream_exchange.send(name)
     # Every message is acked at once: the queue drains while the jobs stream on.
-    stub_worker.join(actors.STREAMS_QUEUE, fail_fast=True)
-    wait_until(lambda: all(redis_client.hlen(keys.board(n)) == 4 for n in names), 15, "ticks")
+    broker.join(actors.STREAMS_QUEUE, fail_fast=True)
+    wait_until(lambda: all(client.hlen(keys.board(n)) == 4 for n in names), 15, "ticks")
+    return names
+
+
+def test_one_process_streams_as_many_jobs_as_its_capacity_from_acked_messages(
+    stub_worker: StubBroker, keys: Keys, redis_client: redis.Redis, simulator: SimulatorThread
+) -> None:
+    names = stream_a_full_process(stub_worker, redis_client, keys, simulator)
     tokens = {redis_client.get(keys.lease(name)) for name in names}
     assert None not in tokens and len(tokens) == CAPACITY  # each its own run's lease
     assert actors.running_jobs().job_keys() == names
@@ -166,12 +174,8 @@ def test_one_process_streams_as_many_jobs_as_its_capacity_from_acked_messages(
 def test_a_full_process_declines_and_supervision_enqueues_the_job_again(
     stub_worker: StubBroker, keys: Keys, redis_client: redis.Redis, simulator: SimulatorThread
 ) -> None:
-    names = [f"ex{n}" for n in range(CAPACITY)]
-    desire(redis_client, keys, simulator, *names, "extra")
-    for name in names:
-        actors.stream_exchange.send(name)
-    stub_worker.join(actors.STREAMS_QUEUE, fail_fast=True)
-    wait_until(lambda: all(redis_client.exists(keys.lease(n)) for n in names), 10, "leases")
+    desire(redis_client, keys, simulator, "extra")
+    stream_a_full_process(stub_worker, redis_client, keys, simulator)
     redis_client.set(keys.pending("extra"), "1", px=60_000)  # as the beat's enqueue leaves it
     with capture_logs() as logs:
         actors.stream_exchange.send("extra")
@@ -193,12 +197,7 @@ def test_a_full_process_declines_and_supervision_enqueues_the_job_again(
 def test_the_worker_stop_ends_every_job_with_its_lease_released_and_stopped_said(
     stub_worker: StubBroker, keys: Keys, redis_client: redis.Redis, simulator: SimulatorThread
 ) -> None:
-    names = [f"ex{n}" for n in range(CAPACITY)]
-    desire(redis_client, keys, simulator, *names)
-    for name in names:
-        actors.stream_exchange.send(name)
-    stub_worker.join(actors.STREAMS_QUEUE, fail_fast=True)
-    wait_until(lambda: all(redis_client.hlen(keys.board(n)) == 4 for n in names), 15, "ticks")
+    names = stream_a_full_process(stub_worker, redis_client, keys, simulator)
     started = time.monotonic()
     stub_worker.emit_before("worker_shutdown", None)  # what Worker.stop() does first
     assert time.monotonic() - started < actors.JOB_STOP_WAIT_S

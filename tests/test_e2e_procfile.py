@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,20 +25,14 @@ from service.db.migrate import upgrade
 from service.db.session import migrated_session
 from service.keys import Keys
 from service.simulator.testing import SimulatorProcess
+from tests.test_e2e_health import status
+from tests.test_e2e_workers import wait_until
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = 4
 STREAMING_WITHIN_S = 40.0
 EXCHANGES = {"ex-binance": "binance", "ex-okx": "okx", "ex-binance-2": "binance"}
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -92,17 +85,6 @@ def every_board_ticks(client: redis.Redis, keys: Keys) -> bool:
     return all(client.hlen(keys.board(name)) == SYMBOLS for name in EXCHANGES)
 
 
-def status_workers(env: dict[str, str]) -> list[dict]:
-    out = subprocess.run(
-        [str(BIN / "ticker-service"), "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout
-    return list(json.loads(out)["workers"])
-
-
 @pytest.mark.parametrize(
     ("workers", "capacity"), [(1, None), (2, 2)], ids=["one-worker", "two-workers-of-two"]
 )
@@ -128,7 +110,7 @@ def test_the_procfile_under_honcho_streams_every_exchange_and_stops_cleanly(
         print(f"\nevery exchange ticking {time.monotonic() - started_at:.1f}s after honcho start")
         pids = list(streaming_pids(redis_client, keys).values())
         by_pid = sorted(pids.count(pid) for pid in set(pids))
-        shown = status_workers(env)
+        shown = status(env)[1]["workers"]
         _stop_cleanly(run)
     _assert_shared(by_pid, shown, workers, capacity or 16)
     _assert_stopped(run, redis_client, keys)
