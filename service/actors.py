@@ -28,16 +28,14 @@ from service.streaming import new_token, release_lease, run_stream_job
 from workers.states import JobState, StopReason
 
 log = get_logger(__name__)
+# Honcho and foreman SIGKILL 5 s after SIGTERM, and Dramatiq's own stop follows
+# the hooks: a job's cleanup normally takes milliseconds, its bounds add up to ~3 s.
+JOB_STOP_WAIT_S = 3.0
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     return Settings.from_env()
-
-
-# Honcho and foreman SIGKILL 5 s after SIGTERM, and Dramatiq's own stop follows
-# the hooks: a job's cleanup normally takes milliseconds, its bounds add up to ~3 s.
-JOB_STOP_WAIT_S = 3.0
 
 
 @dramatiq.actor(
