@@ -5,12 +5,14 @@ Import ``service.broker`` and call ``setup_broker()`` (or ``use_broker``) first.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from functools import lru_cache
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.asyncio import get_event_loop_thread
-from dramatiq.middleware import Shutdown
 
 from service.errors import ValidationError
 from service.health import record_heartbeat as record
@@ -19,11 +21,16 @@ from service.keys import Keys
 from service.logs import get_logger
 from service.queues import HEALTH_QUEUE, STREAMS_QUEUE
 from service.redis_client import sync_client
+from service.running_jobs import Refusal, RunningJobs
 from service.settings import Settings
-from service.shutdown import stopping
+from service.shutdown import on_worker_stop, stopping
 from service.streaming import new_token, release_lease, run_stream_job
+from workers.states import JobState, StopReason
 
 log = get_logger(__name__)
+# Honcho and foreman SIGKILL 5 s after SIGTERM, and Dramatiq's own stop follows
+# the hooks: a job's cleanup normally takes milliseconds, its bounds add up to ~3 s.
+JOB_STOP_WAIT_S = 3.0
 
 
 @lru_cache(maxsize=1)
@@ -33,34 +40,83 @@ def settings() -> Settings:
 
 @dramatiq.actor(
     queue_name=STREAMS_QUEUE,
-    # Long-lived by design; the beat re-enqueues, so Dramatiq's retries are not wanted.
-    time_limit=float("inf"),
+    # The actor returns at once; the beat re-enqueues, so Dramatiq's retries are not wanted.
+    time_limit=30_000,
     max_retries=0,
-    notify_shutdown=True,
 )
 def stream_exchange(job_key: str) -> None:
-    """Stream one job key's tickers until its lease is lost or it leaves the desired state.
+    """Start the stream job of ``job_key`` in this process and return at once.
 
-    The coroutine runs on the AsyncIO middleware's event loop, which every job
-    of the process shares; this worker thread waits for it. A worker shutdown
-    cancels it (the job releases its lease and says ``stopped``) and is an
-    expected end, not a failure to log and retry.
+    The job runs on the process's event loop (the AsyncIO middleware's, shared by
+    every job of the process) until its lease is lost or it leaves the desired
+    state; the message is acked now, so Dramatiq's prefetch never limits how many
+    jobs a process streams: ``STREAM_JOBS_PER_PROCESS`` does. A process that is
+    full, stopping or already streaming the key declines (see ``_decline``).
     """
-    if stopping.is_set():
-        log.info("stream not started: the worker is stopping")
-        return
+    jobs = running_jobs()
     token = new_token()
+
+    def job() -> Coroutine[Any, Any, StopReason]:
+        return run_stream_job(job_key, settings(), _put_heartbeat, token)
+
+    refusal = jobs.start(job_key, token, job, _event_loop())
+    if refusal is not None:
+        _decline(job_key, refusal)
+        return
+    log.info("stream job started", running=jobs.count, capacity=jobs.capacity)
+
+
+def _decline(job_key: str, refusal: Refusal) -> None:
+    """Say why the job did not start here, and drop its pending marker: the beat's
+    next supervision pass (no lease, no marker) re-enqueues it for a process with
+    room instead of waiting for the marker to expire."""
+    jobs = running_jobs()
+    say = log.warning if refusal == Refusal.FULL else log.info
+    say("stream not started", why=refusal, running=jobs.count, capacity=jobs.capacity)
     try:
-        get_event_loop_thread().run_coroutine(  # type: ignore[union-attr]
-            run_stream_job(job_key, settings(), _heartbeats().put, token)
-        )
-    except Shutdown:
-        log.info("stream stopped for worker shutdown")
-    finally:
-        # Normally released already; this covers a job whose cleanup did not run in time.
-        if release_lease(_sync_redis(), Keys(settings().key_prefix), job_key, token):
-            log.warning("lease released by the worker thread")
-        _heartbeats().flush(1.0)  # let the final "stopped" heartbeat go out
+        _sync_redis().delete(Keys(settings().key_prefix).pending(job_key))
+    except redis.RedisError as exc:  # the marker then expires on its own
+        log.warning("pending marker not removed", error=str(exc))
+
+
+@lru_cache(maxsize=1)
+def running_jobs() -> RunningJobs:
+    """This process's stream jobs; its capacity is ``STREAM_JOBS_PER_PROCESS``."""
+    return RunningJobs(settings().stream_jobs_per_process, stopping.is_set)
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    thread = get_event_loop_thread()
+    if thread is None:
+        raise RuntimeError("no event loop: the broker needs the AsyncIO middleware")
+    return thread.loop
+
+
+@on_worker_stop
+def stop_stream_jobs() -> None:
+    """The worker stops: stop every stream job of the process and wait for its cleanup.
+
+    A job that did not finish within ``JOB_STOP_WAIT_S`` (a loop saturated by a
+    full-rate feed) gets its lease released from here, so a successor need not
+    wait up to LEASE_TTL_S; then the final ``stopped`` heartbeats are let out.
+    """
+    jobs = running_jobs()
+    if not jobs.count:
+        return
+    log.info("stopping stream jobs", running=jobs.count)
+    for run in jobs.stop_all(JOB_STOP_WAIT_S):
+        if release_lease(_sync_redis(), Keys(settings().key_prefix), run.job_key, run.token):
+            log.warning("lease released by the worker", job=run.job_key)
+    _heartbeats().flush(1.0)
+
+
+def _put_heartbeat(heartbeat: dict[str, Any]) -> None:
+    """Queue a job's heartbeat with its process's load (jobs running, capacity)."""
+    jobs = running_jobs()
+    if heartbeat.get("state") == JobState.STOPPED:
+        jobs.said_stopped(heartbeat["job_key"])  # its last word: it leaves the count with it
+    load = {"worker_jobs": jobs.streaming, "worker_capacity": jobs.capacity}
+    _heartbeats().put({**heartbeat, **load})
 
 
 @lru_cache(maxsize=1)

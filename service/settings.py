@@ -43,6 +43,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TICKER_MAX_RETRIES": ("10", "consecutive failures before a job reports failed"),
     "TICKER_DAEMON_EXCHANGES": ("", "optional comma-separated allow-list of exchange names"),
     "SHARD_SIZE": ("200", "most symbols per streaming job; larger exchanges are sharded"),
+    "STREAM_JOBS_PER_PROCESS": ("16", "most streaming jobs one worker process runs at once"),
     "PORT": ("8000", "port of the web process (/healthz, /metrics, /tickers)"),
     "WEB_TOKEN": ("", "optional bearer token for /tickers and /metrics (/healthz stays open)"),
 }
@@ -66,6 +67,7 @@ class Settings:
     max_retries: int = 10
     daemon_exchanges: frozenset[str] | None = None
     shard_size: int = 200
+    stream_jobs_per_process: int = 16
     port: int = 8000
     # A secret: kept out of repr() so printing or logging the settings never shows it.
     web_token: str | None = field(default=None, repr=False)
@@ -91,6 +93,7 @@ class Settings:
             max_retries=reader.positive_int("TICKER_MAX_RETRIES"),
             daemon_exchanges=reader.name_set("TICKER_DAEMON_EXCHANGES"),
             shard_size=reader.positive_int("SHARD_SIZE"),
+            stream_jobs_per_process=reader.positive_int("STREAM_JOBS_PER_PROCESS"),
             port=reader.port("PORT"),
             web_token=reader.text("WEB_TOKEN") or None,
         )

@@ -4,9 +4,11 @@
 
 - ``before_worker_shutdown`` sets ``stopping``, the one process-wide "the
   worker is stopping" flag: a stream job that a worker thread picks up while the
-  process stops (Dramatiq only notifies actors already running) must not start,
-  and a running one stops at its next supervision tick even if the notice
-  missed it;
+  process stops must not start, and a running one stops at its next
+  supervision tick even if the notice missed it. Then it runs the hooks given
+  to ``on_worker_stop`` (the actors stop the process's running stream jobs
+  there): the event loop and the broker still run at that point, Dramatiq
+  stops the AsyncIO middleware's loop only after every ``before`` hook;
 - ``before_worker_boot`` clears it (a worker that boots is not stopping; tests
   boot several in one process);
 - ``after_process_boot`` debounces a duplicate SIGTERM. Heroku, honcho and
@@ -28,14 +30,29 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from service.logs import get_logger
+
+log = get_logger(__name__)
+
 DUPLICATE_WINDOW_S = 3.0
 stopping = threading.Event()
+StopHook = Callable[[], None]
+_stop_hooks: list[StopHook] = []
+
+
+def on_worker_stop(hook: StopHook) -> StopHook:
+    """Run ``hook`` when the worker stops, after ``stopping`` is set, on the thread
+    that stops the worker; a hook given twice runs once. Usable as a decorator."""
+    if hook not in _stop_hooks:
+        _stop_hooks.append(hook)
+    return hook
 
 
 class WorkerShutdown(Middleware):
@@ -52,6 +69,11 @@ class WorkerShutdown(Middleware):
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         stopping.set()
+        for hook in tuple(_stop_hooks):
+            try:
+                hook()
+            except Exception:  # one failing hook must not skip the others or the stop
+                log.exception("worker stop hook failed", hook=getattr(hook, "__name__", hook))
 
 
 def debounce_sigterm(window_s: float = DUPLICATE_WINDOW_S) -> bool:

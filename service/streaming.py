@@ -60,9 +60,10 @@ def new_token() -> str:
 def release_lease(client: redis.Redis, keys: Keys, job_key: str, token: str) -> bool:
     """Release the lease from outside the event loop if this run still holds it.
 
-    A worker shutdown gives the job's coroutine one second; on an event loop
-    saturated by a full-rate feed its own release may not run in time, and the
-    lease would block a successor for up to LEASE_TTL_S.
+    A worker shutdown gives the process's jobs a few seconds
+    (``service.actors.JOB_STOP_WAIT_S``); on an event loop saturated by a
+    full-rate feed a job's own release may not run in time, and the lease would
+    block a successor for up to LEASE_TTL_S.
     """
     return bool(COMPARE_AND_DELETE.run(client, keys=[keys.lease(job_key)], args=[token]))
 

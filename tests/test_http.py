@@ -160,7 +160,10 @@ def test_healthz_is_503_while_a_desired_job_is_down_and_200_once_it_streams(
 
 
 def test_metrics_serve_tick_counters_and_job_states_from_the_registry(server: Server) -> None:
-    record_heartbeat(server.client, server.keys, heartbeat("metrics-ex"), settings=Settings())
+    load = {"worker_jobs": 1, "worker_capacity": 16}
+    record_heartbeat(
+        server.client, server.keys, heartbeat("metrics-ex", **load), settings=Settings()
+    )
     spec = JobSpec(job_key="metrics-ex", exchange="metrics-ex", ccxt_id="x", symbols=("BTC/USDT",))
     server.client.hset(server.keys.desired(), "metrics-ex", spec.to_json())
     status, content_type, body = get(f"{server.url}/metrics")
@@ -172,6 +175,8 @@ def test_metrics_serve_tick_counters_and_job_states_from_the_registry(server: Se
     assert f'ticker_job_latency_seconds{{{labels},quantile="0.99"}} 0.03' in body
     assert "ticker_registry_up 1.0" in body
     assert 'ticker_beat_pass_ok{kind="reconcile"} 0.0' in body
+    assert 'ticker_worker_jobs{worker="w-http"} 1.0' in body
+    assert 'ticker_worker_capacity{worker="w-http"} 16.0' in body
 
 
 def test_tickers_of_an_exchange_come_back_as_json_with_the_stale_flag(server: Server) -> None:

@@ -12,7 +12,8 @@ import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from service.shutdown import WorkerShutdown, debounce_sigterm, stopping
+from service import shutdown
+from service.shutdown import WorkerShutdown, debounce_sigterm, on_worker_stop, stopping
 
 
 def test_the_worker_is_stopping_from_its_shutdown_hook_until_a_worker_boots() -> None:
@@ -65,3 +66,28 @@ def test_without_a_python_sigterm_handler_nothing_is_wrapped() -> None:
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, original)
+
+
+def test_the_stop_hooks_run_once_each_after_the_flag_is_set_even_if_one_fails() -> None:
+    seen: list[str] = []
+
+    def failing() -> None:
+        seen.append(f"failing, stopping={stopping.is_set()}")
+        raise RuntimeError("boom")
+
+    def second() -> None:
+        seen.append(f"second, stopping={stopping.is_set()}")
+
+    for hook in (failing, second, failing):  # a hook given twice runs once
+        on_worker_stop(hook)
+    try:
+        broker = StubBroker()
+        broker.add_middleware(WorkerShutdown())
+        worker = dramatiq.Worker(broker, worker_timeout=100)
+        worker.start()
+        worker.stop()
+        broker.close()
+    finally:
+        shutdown._stop_hooks[:] = [h for h in shutdown._stop_hooks if h not in (failing, second)]
+        stopping.clear()
+    assert seen == ["failing, stopping=True", "second, stopping=True"]

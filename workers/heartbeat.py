@@ -36,6 +36,10 @@ class Heartbeat:
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     generation: int = 0
+    # The sending worker process's load: stream jobs it runs and the most it runs
+    # (STREAM_JOBS_PER_PROCESS). None from senders that do not report them.
+    worker_jobs: int | None = None
+    worker_capacity: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,7 +11,9 @@ from pathlib import Path
 from service.devrun.ports import LOOPBACK
 from service.queues import QUEUES
 
-WORKER_THREADS = 8  # each streaming job holds a worker thread for its lifetime
+# Stream messages are acked at once (their jobs run on the worker's event loop, up
+# to STREAM_JOBS_PER_PROCESS): the threads only run short actors of both queues.
+WORKER_THREADS = 4
 
 # Short intervals so a dev run heals, reports and picks up database edits quickly.
 # A variable already set in the environment wins.

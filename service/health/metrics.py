@@ -120,6 +120,17 @@ def worker_metrics(status: Status) -> Iterator[Metric]:
     workers.add_metric(["true"], alive)
     workers.add_metric(["false"], len(status.workers) - alive)
     yield workers
+    # Per live worker process: its stream jobs and the most it runs (STREAM_JOBS_PER_PROCESS).
+    jobs = GaugeMetricFamily("ticker_worker_jobs", "stream jobs a worker runs", labels=["worker"])
+    capacity = GaugeMetricFamily(
+        "ticker_worker_capacity", "most stream jobs a worker runs", labels=["worker"]
+    )
+    for worker in status.workers:
+        if worker.alive and worker.capacity is not None:
+            jobs.add_metric([worker.worker_id], worker.running or 0)
+            capacity.add_metric([worker.worker_id], worker.capacity)
+    yield jobs
+    yield capacity
 
 
 def beat_metrics(status: Status) -> Iterator[Metric]:

@@ -78,7 +78,7 @@ class JobHealth:
     generation: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WorkerHealth(WorkerRecord):
     """A worker's stored record as shown: ``alive`` if it was seen recently."""
 

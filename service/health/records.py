@@ -44,22 +44,31 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class WorkerRecord:
-    """A worker as last heard from: the jobs it holds and when it was last seen (ms)."""
+    """A worker as last heard from: the jobs it holds and when it was last seen (ms).
+
+    ``running`` and ``capacity`` are the process's stream jobs and the most it
+    runs, as its latest heartbeat said (None in records written before them).
+    """
 
     worker_id: str
     host: str | None
     pid: int | None
     jobs: tuple[str, ...]
     last_seen_at: int
+    running: int | None = None
+    capacity: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The stored JSON object; ``running``/``capacity`` only when known."""
+        data = {
             "worker_id": self.worker_id,
             "host": self.host,
             "pid": self.pid,
             "jobs": list(self.jobs),
             "last_seen_at": self.last_seen_at,
         }
+        load = {"running": self.running, "capacity": self.capacity}
+        return data | {name: value for name, value in load.items() if value is not None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkerRecord:
@@ -73,6 +82,8 @@ class WorkerRecord:
             pid=data.get("pid"),
             jobs=tuple(str(job) for job in data.get("jobs") or ()),
             last_seen_at=_ms(data, "last_seen_at", worker_id),
+            running=_count(data, "running"),
+            capacity=_count(data, "capacity"),
         )
 
     def without_job(self, job_key: str) -> WorkerRecord:
@@ -85,3 +96,9 @@ def _ms(data: Mapping[str, Any], name: str, owner: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"record of {owner} without {name} (ms)")
     return value
+
+
+def _count(data: Mapping[str, Any], name: str) -> int | None:
+    # Optional: records written before the field existed lack it.
+    value = data.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -2,7 +2,8 @@
 
 ``health_jobs``    job key -> latest heartbeat JSON, plus ``run_started_at`` and
                    ``recorded_at`` (ms) that the registry adds.
-``health_workers`` worker id -> {worker_id, host, pid, jobs, last_seen_at}.
+``health_workers`` worker id -> {worker_id, host, pid, jobs, last_seen_at, running,
+                   capacity}.
 ``health_states``  job key -> last derived ``HealthState`` (up|stale|down|failed), the
                    memory behind transition alerts; only desired jobs have one.
 
@@ -125,7 +126,19 @@ def _worker_record(
         pid=heartbeat.pid,
         jobs=tuple(sorted(jobs)),
         last_seen_at=last_seen,
+        **_load(heartbeat, stored),
     )
+
+
+def _load(heartbeat: Heartbeat, stored: WorkerRecord | None) -> dict[str, int | None]:
+    """The process's running jobs and capacity: the heartbeat's unless it is older
+    than what the record last saw (health workers may record heartbeats out of order)."""
+    newer = stored is None or heartbeat.sent_at >= stored.last_seen_at
+    if heartbeat.worker_capacity is not None and newer:
+        return {"running": heartbeat.worker_jobs, "capacity": heartbeat.worker_capacity}
+    if stored is None:
+        return {"running": None, "capacity": None}
+    return {"running": stored.running, "capacity": stored.capacity}
 
 
 def record_heartbeat(

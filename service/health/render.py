@@ -95,8 +95,16 @@ def _worker_line(worker: WorkerHealth) -> str:
     jobs = ", ".join(worker.jobs) or "no jobs"
     return (
         f"{worker.worker_id} on {worker.host} pid {worker.pid}: {alive}, "
-        f"seen {format_age(worker.last_seen_age_s)} ago, holds {jobs}"
+        f"seen {format_age(worker.last_seen_age_s)} ago, {_load(worker)}holds {jobs}"
     )
+
+
+def _load(worker: WorkerHealth) -> str:
+    """``jobs 2/16, `` (running/capacity) when the worker reports it."""
+    if worker.capacity is None:
+        return ""
+    running = "?" if worker.running is None else str(worker.running)
+    return f"jobs {running}/{worker.capacity}, "
 
 
 def _beat_line(status: Status) -> str:
