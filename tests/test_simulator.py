@@ -164,3 +164,18 @@ def test_control_api_rejects_unknown_switches_and_bad_values(simulator: Simulato
     simulator.client.set_rate(0)
     assert rejected == [400, 400, 400, 400]
     assert simulator.client.state()["rate"] == 0
+
+
+async def test_state_counts_the_frames_sent_per_symbol_until_it_is_unsubscribed(
+    simulator: SimulatorThread, exchange: Any, protocol: Protocol
+) -> None:
+    watched = WATCHED[:2]
+    await ticks_for(exchange, protocol, 0.4, watched)
+    # the whole subscription, as watched: ccxt unsubscribes it on its own connection
+    await exchange.un_watch_tickers(watched, protocol.watch_params)
+    stopped = simulator.client.state()["events_sent_by_symbol"]
+    await asyncio.sleep(0.3)
+    state = simulator.client.state()
+    assert state["events_sent_by_symbol"] == stopped
+    assert set(stopped) == set(watched) and min(stopped.values()) >= 3
+    assert sum(stopped.values()) == state["events_sent"]

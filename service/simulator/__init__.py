@@ -23,9 +23,9 @@ Python API::
 Control API (HTTP on the same port, JSON answers)::
 
     GET  /_sim/state                 counts and switches: connections, connections_total,
-                                     subscriptions, events_sent, rate, paused, stalled,
-                                     drops, drop_every_s, symbols, protocol,
-                                     replayed_streams
+                                     subscriptions, events_sent, events_sent_by_symbol
+                                     (per unified symbol), rate, paused, stalled, drops,
+                                     drop_every_s, symbols, protocol, replayed_streams
     GET  /_sim/last[?symbols=A,B]    per unified symbol, the ticker last sent: symbol,
                                      timestamp (event time, ms), bid, ask, last, open,
                                      high, low, bidVolume, askVolume, baseVolume,

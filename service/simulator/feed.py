@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -60,6 +60,8 @@ class Feed:
         # stream name -> recorded frames sent to each new subscriber of that stream
         self.replays = dict(replays or {})
         self.events_sent = 0
+        # per unified symbol: lets a test see one symbol's frames stop after an unsubscribe
+        self.events_sent_by_symbol: Counter[str] = Counter()
         self.paused = False
         self.stalled = False
         self._open = asyncio.Event()
@@ -81,6 +83,11 @@ class Feed:
     def next_frame(self, stream: Stream) -> str:
         """Step the stream's ticker stamped with the send time and render its frame."""
         return stream.render(self.market.step(stream.ticker, now_ms()))
+
+    def count(self, stream: Stream) -> None:
+        """Count one frame of ``stream`` sent."""
+        self.events_sent += 1
+        self.events_sent_by_symbol[stream.ticker.symbol] += 1
 
 
 @dataclass(eq=False)
@@ -144,8 +151,10 @@ class Connection:
             await self.feed.wait_open()
             if not self._replay:  # unsubscribed while paused
                 return
-            await self.ws.send_str(self._replay.popleft()[1])
-            self.feed.events_sent += 1
+            name, text = self._replay.popleft()
+            stream = self.streams[name]  # unsubscribing drops the stream's queued frames
+            await self.ws.send_str(text)
+            self.feed.count(stream)
             await asyncio.sleep(REPLAY_GAP_S)
 
     async def _paced_until_change(self) -> None:
@@ -179,4 +188,4 @@ class Connection:
             stream = order[self._next]
             self._next += 1
             await send(feed.next_frame(stream))
-            feed.events_sent += 1
+            feed.count(stream)

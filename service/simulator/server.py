@@ -146,6 +146,7 @@ class Simulator:
             "connections_total": self.connections_total,
             "subscriptions": sum(len(c.streams) for c in self._connections),
             "events_sent": feed.events_sent,
+            "events_sent_by_symbol": dict(feed.events_sent_by_symbol),
             "rate": feed.rate,
             "paused": feed.paused,
             "stalled": feed.stalled,
