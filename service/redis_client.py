@@ -4,13 +4,15 @@
 ``redis+sentinel://`` URL names a Sentinel set (see ``service.sentinel_url``):
 the client is then redis-py's ``master_for`` client, whose pool asks the
 Sentinels for the master's address on every new connection. After a failover
-the old connections fail once (ConnectionError, or ReadOnlyError turned into
-one on a demoted master) and the next connection goes to the promoted replica;
-no address is kept beyond a live connection.
+the old connections fail once (ConnectionError, or a READONLY reply, even to
+a Lua script, turned into one on a demoted master: service.sentinel_connection)
+and the next connection goes to the promoted replica; no address is kept
+beyond a live connection.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -18,10 +20,21 @@ import redis.asyncio as aioredis
 import redis.asyncio.sentinel as aiosentinel
 import redis.sentinel
 
+from service.sentinel_connection import AsyncSentinelConnection, SentinelConnection
 from service.sentinel_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
 
 # Fail fast when Redis is away instead of hanging a beat pass or a CLI call.
 SOCKET_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class _SentinelKind:
+    sentinel: Any
+    connection: Any
+
+
+SYNC_SENTINEL = _SentinelKind(redis.sentinel.Sentinel, SentinelConnection)
+ASYNC_SENTINEL = _SentinelKind(aiosentinel.Sentinel, AsyncSentinelConnection)
 
 
 def sync_client(url: str, **options: Any) -> redis.Redis:
@@ -29,23 +42,24 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
 
     Raises ConfigError for a malformed ``redis+sentinel://`` URL.
     """
-    client: redis.Redis = _build(url, options, redis.Redis, redis.sentinel.Sentinel)
+    client: redis.Redis = _build(url, options, redis.Redis, SYNC_SENTINEL)
     return client
 
 
 def async_client(url: str, **options: Any) -> aioredis.Redis:
     """The asyncio twin of ``sync_client``: one event loop's client for ``url``."""
-    client: aioredis.Redis = _build(url, options, aioredis.Redis, aiosentinel.Sentinel)
+    client: aioredis.Redis = _build(url, options, aioredis.Redis, ASYNC_SENTINEL)
     return client
 
 
-def _build(url: str, options: dict[str, Any], redis_class: Any, sentinel_class: Any) -> Any:
+def _build(url: str, options: dict[str, Any], redis_class: Any, kind: _SentinelKind) -> Any:
     options = _with_timeouts(options)
     if not is_sentinel_url(url):
         return redis_class.from_url(url, **options)
     where = parse_sentinel_url(url)
-    sentinel = sentinel_class(where.sentinels, sentinel_kwargs=_sentinel_options(where, options))
-    return sentinel.master_for(where.service_name, **_master_options(where, options))
+    sentinel = kind.sentinel(where.sentinels, sentinel_kwargs=_sentinel_options(where, options))
+    master = _master_options(where, options)
+    return sentinel.master_for(where.service_name, connection_class=kind.connection, **master)
 
 
 def _with_timeouts(options: dict[str, Any]) -> dict[str, Any]:

@@ -65,20 +65,34 @@ class SentinelCluster:
         hosts = ",".join(f"{LOOPBACK}:{port}" for port in self.sentinel_ports)
         return f"redis+sentinel://{hosts}/{SERVICE_NAME}/{db}"
 
-    def server(self, port: int) -> redis.Redis:
+    def server(self, port: int, db: int = 0) -> redis.Redis:
         """A plain client of one server (not following failovers)."""
-        return redis.Redis(LOOPBACK, port, socket_timeout=2, socket_connect_timeout=2)
+        return redis.Redis(LOOPBACK, port, db, socket_timeout=2, socket_connect_timeout=2)
 
     def master_port_by_sentinels(self) -> int | None:
         """The master's port as the first answering Sentinel names it."""
-        for port in self.sentinel_ports:
-            try:
-                with self.server(port) as sentinel:
-                    address = sentinel.sentinel_get_master_addr_by_name(SERVICE_NAME)
-            except redis.RedisError:
-                continue
-            return int(address[1]) if address else None
-        return None
+        named = (self._named_by(port) for port in self.sentinel_ports)
+        return next((port for port in named if port is not None), None)
+
+    def sentinels_agree_on(self, master_port: int) -> bool:
+        """True when every Sentinel names ``master_port`` (they converge within seconds)."""
+        return all(self._named_by(port) == master_port for port in self.sentinel_ports)
+
+    def _named_by(self, sentinel_port: int) -> int | None:
+        try:
+            with self.server(sentinel_port) as sentinel:
+                address = sentinel.sentinel_get_master_addr_by_name(SERVICE_NAME)
+        except redis.RedisError:
+            return None
+        return int(address[1]) if address else None
+
+    def role(self, port: int) -> str | None:
+        """``master`` or ``slave`` as the server on ``port`` says, None if it does not answer."""
+        try:
+            with self.server(port) as server:
+                return str(server.info("replication")["role"])
+        except redis.RedisError:
+            return None
 
     def kill(self, port: int) -> None:
         """SIGKILL the server on ``port`` (no shutdown, no save)."""
@@ -109,17 +123,21 @@ class SentinelCluster:
         log.close()
 
     def _settled(self, replicas: int) -> bool:
-        """Every Sentinel sees every replica and the two other Sentinels."""
+        """Every replica is in sync; every Sentinel sees it and the two other Sentinels."""
         try:
             for port in self.sentinel_ports:
                 with self.server(port) as sentinel:
                     state = sentinel.sentinel_master(SERVICE_NAME)
                 if state["num-slaves"] < replicas or state["num-other-sentinels"] < 2:
                     return False
-            with self.server(self.master_port) as master:
-                return int(master.info("replication")["connected_slaves"]) >= replicas
+            return all(self._in_sync(port) for port in self.replica_ports)
         except redis.RedisError:
             return False
+
+    def _in_sync(self, port: int) -> bool:
+        # A replica counts as connected while its first full sync still runs.
+        with self.server(port) as replica:
+            return bool(replica.info("replication").get("master_link_status") == "up")
 
     def stop(self) -> None:
         for process in self.processes.values():
