@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,8 @@ from service.redis_client import async_client, sync_client
 from service.settings import Settings
 from service.simulator.testing import SimulatorProcess
 from tests.sentinel_cluster import SERVICE_NAME, SentinelCluster, sentinel_cluster
+from tests.test_e2e_beat import cli
+from tests.test_e2e_health import status
 from tests.test_e2e_workers import board, wait_until
 from workers.lease import Lease
 
@@ -132,24 +133,6 @@ async def _async_writes(client: redis.asyncio.Redis, key: str) -> bool:
         return bool(await client.set(key, "1"))
     except redis.RedisError:
         return False
-
-
-def status(env: dict[str, str]) -> tuple[int, dict]:
-    done = subprocess.run(
-        [str(BIN / "ticker-service"), "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return done.returncode, json.loads(done.stdout or "{}")
-
-
-def cli(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run(
-        [str(BIN / "ticker-service"), *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def healthy(env: dict[str, str]) -> bool:
