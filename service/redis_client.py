@@ -17,8 +17,11 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.retry
 import redis.asyncio.sentinel as aiosentinel
+import redis.retry
 import redis.sentinel
+from redis.backoff import NoBackoff
 
 from service.sentinel_connection import AsyncSentinelConnection, SentinelConnection
 from service.sentinel_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
@@ -31,10 +34,17 @@ SOCKET_TIMEOUT_S = 5.0
 class _SentinelKind:
     sentinel: Any
     connection: Any
+    # One try per Sentinel: redis-py already moves on to the next one, and its default
+    # (10 tries with backoff) spends seconds on a dead Sentinel during a failover.
+    once: Any
 
 
-SYNC_SENTINEL = _SentinelKind(redis.sentinel.Sentinel, SentinelConnection)
-ASYNC_SENTINEL = _SentinelKind(aiosentinel.Sentinel, AsyncSentinelConnection)
+SYNC_SENTINEL = _SentinelKind(
+    redis.sentinel.Sentinel, SentinelConnection, redis.retry.Retry(NoBackoff(), 0)
+)
+ASYNC_SENTINEL = _SentinelKind(
+    aiosentinel.Sentinel, AsyncSentinelConnection, redis.asyncio.retry.Retry(NoBackoff(), 0)
+)
 
 
 def sync_client(url: str, **options: Any) -> redis.Redis:
@@ -57,7 +67,8 @@ def _build(url: str, options: dict[str, Any], redis_class: Any, kind: _SentinelK
     if not is_sentinel_url(url):
         return redis_class.from_url(url, **options)
     where = parse_sentinel_url(url)
-    sentinel = kind.sentinel(where.sentinels, sentinel_kwargs=_sentinel_options(where, options))
+    asking = {**_sentinel_options(where, options), "retry": kind.once}
+    sentinel = kind.sentinel(where.sentinels, sentinel_kwargs=asking)
     master = _master_options(where, options)
     return sentinel.master_for(where.service_name, connection_class=kind.connection, **master)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import redis
 
@@ -35,8 +36,10 @@ def _binary() -> str:
     return shutil.which("redis-server") or find_redis_server()
 
 
-def sentinel_config(port: int, master_port: int, folder: Path) -> str:
+def sentinel_config(port: int, master_port: int, folder: Path, auth: Auth) -> str:
     """The config file of one Sentinel watching the master at ``master_port``."""
+    lines = [f"sentinel auth-pass {SERVICE_NAME} '{auth.master}'"] if auth.master else []
+    lines += [f"requirepass '{auth.sentinels}'"] if auth.sentinels else []
     return "\n".join(
         [
             f"port {port}",
@@ -46,9 +49,18 @@ def sentinel_config(port: int, master_port: int, folder: Path) -> str:
             f"sentinel down-after-milliseconds {SERVICE_NAME} {DOWN_AFTER_MS}",
             f"sentinel failover-timeout {SERVICE_NAME} {FAILOVER_TIMEOUT_MS}",
             f"sentinel parallel-syncs {SERVICE_NAME} 1",
+            *lines,
             "",
         ]
     )
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Passwords of the master and its replicas, and of the Sentinels (none when None)."""
+
+    master: str | None = None
+    sentinels: str | None = None
 
 
 @dataclass
@@ -59,15 +71,21 @@ class SentinelCluster:
     master_port: int
     replica_ports: list[int]
     sentinel_ports: list[int]
+    auth: Auth = Auth()
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, db: int = 0) -> str:
         hosts = ",".join(f"{LOOPBACK}:{port}" for port in self.sentinel_ports)
-        return f"redis+sentinel://{hosts}/{SERVICE_NAME}/{db}"
+        userinfo = f":{quote(self.auth.master, safe='')}@" if self.auth.master else ""
+        url = f"redis+sentinel://{userinfo}{hosts}/{SERVICE_NAME}/{db}"
+        if self.auth.sentinels:
+            url += "?" + urlencode({"sentinel_password": self.auth.sentinels})
+        return url
 
     def server(self, port: int, db: int = 0) -> redis.Redis:
         """A plain client of one server (not following failovers)."""
-        return redis.Redis(LOOPBACK, port, db, socket_timeout=2, socket_connect_timeout=2)
+        password = self.auth.sentinels if port in self.sentinel_ports else self.auth.master
+        return redis.Redis(LOOPBACK, port, db, password, socket_timeout=2, socket_connect_timeout=2)
 
     def master_port_by_sentinels(self) -> int | None:
         """The master's port as the first answering Sentinel names it."""
@@ -105,16 +123,21 @@ class SentinelCluster:
         _wait(lambda: _answers(self.server(self.master_port)), "the master")
         for port in self.replica_ports:
             self._spawn(port, ["--replicaof", LOOPBACK, str(self.master_port)])
+        # Replicas first: a Sentinel learns of them from the master's INFO, every 10 s.
+        _wait(lambda: all(self._in_sync(port) for port in self.replica_ports), "replicas in sync")
         for port in self.sentinel_ports:
             config = self.folder / f"sentinel-{port}.conf"
-            config.write_text(sentinel_config(port, self.master_port, self.folder))
+            config.write_text(sentinel_config(port, self.master_port, self.folder, self.auth))
             self._start([_binary(), str(config), "--sentinel"], port)
-        _wait(lambda: self._settled(replicas), "replicas in sync and Sentinels aware of each other")
+        _wait(lambda: self._settled(replicas), "Sentinels aware of the replicas and each other")
 
     def _spawn(self, port: int, extra: list[str]) -> None:
         data = self.folder / str(port)
         data.mkdir()
         args = [_binary(), "--bind", LOOPBACK, "--port", str(port), "--save", ""]
+        args += ["--repl-diskless-sync-delay", "0"]  # a replica's first sync waits 5 s otherwise
+        if self.auth.master:
+            args += ["--requirepass", self.auth.master, "--masterauth", self.auth.master]
         self._start([*args, "--appendonly", "no", "--dir", str(data), *extra], port)
 
     def _start(self, args: list[str], port: int) -> None:
@@ -136,8 +159,11 @@ class SentinelCluster:
 
     def _in_sync(self, port: int) -> bool:
         # A replica counts as connected while its first full sync still runs.
-        with self.server(port) as replica:
-            return bool(replica.info("replication").get("master_link_status") == "up")
+        try:
+            with self.server(port) as replica:
+                return bool(replica.info("replication").get("master_link_status") == "up")
+        except redis.RedisError:
+            return False
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -182,11 +208,11 @@ def _distinct_free_ports(count: int) -> list[int]:
 
 
 @contextmanager
-def sentinel_cluster(replicas: int = 1) -> Iterator[SentinelCluster]:
+def sentinel_cluster(replicas: int = 1, auth: Auth = Auth()) -> Iterator[SentinelCluster]:
     """Start a master, ``replicas`` replicas and three Sentinels; stop them all on exit."""
     with tempfile.TemporaryDirectory(prefix="ticker-test-sentinel-") as folder:
         master, *ports = _distinct_free_ports(1 + replicas + 3)
-        cluster = SentinelCluster(Path(folder), master, ports[:replicas], ports[replicas:])
+        cluster = SentinelCluster(Path(folder), master, ports[:replicas], ports[replicas:], auth)
         try:
             cluster.start(replicas)
             yield cluster
