@@ -18,12 +18,16 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 import redis.asyncio.retry
-import redis.asyncio.sentinel as aiosentinel
 import redis.retry
 import redis.sentinel
 from redis.backoff import NoBackoff
 
-from service.sentinel_connection import AsyncSentinelConnection, SentinelConnection
+from service.sentinel_connection import (
+    AsyncSentinel,
+    AsyncSentinelConnection,
+    Sentinel,
+    SentinelConnection,
+)
 from service.sentinel_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
 
 # Fail fast when Redis is away instead of hanging a beat pass or a CLI call.
@@ -39,11 +43,9 @@ class _SentinelKind:
     once: Any
 
 
-SYNC_SENTINEL = _SentinelKind(
-    redis.sentinel.Sentinel, SentinelConnection, redis.retry.Retry(NoBackoff(), 0)
-)
+SYNC_SENTINEL = _SentinelKind(Sentinel, SentinelConnection, redis.retry.Retry(NoBackoff(), 0))
 ASYNC_SENTINEL = _SentinelKind(
-    aiosentinel.Sentinel, AsyncSentinelConnection, redis.asyncio.retry.Retry(NoBackoff(), 0)
+    AsyncSentinel, AsyncSentinelConnection, redis.asyncio.retry.Retry(NoBackoff(), 0)
 )
 
 

@@ -7,15 +7,21 @@ script that writes gets the same refusal wrapped in a plain ResponseError
 the connection would stay on the demoted server, and every lease renewal, beat
 lock and Dramatiq fetch on it would fail until Sentinel closes it. These
 classes treat that reply as the demotion it is.
+
+When no Sentinel names a master, redis-py's error quotes the full repr of each
+Sentinel client (kilobytes in every log line and CLI error); the Sentinel
+classes here say the same in one line.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import redis.asyncio.sentinel as aiosentinel
 import redis.sentinel
 from redis.exceptions import ConnectionError, ResponseError
+from redis.sentinel import MasterNotFoundError
 
 DEMOTED = "the master is now a replica: a script's write was refused"
 
@@ -45,3 +51,30 @@ class AsyncSentinelConnection(aiosentinel.SentinelManagedConnection):
                 await self.disconnect()
                 raise ConnectionError(DEMOTED) from exc
             raise
+
+
+class Sentinel(redis.sentinel.Sentinel):
+    def discover_master(self, service_name: str) -> Any:
+        try:
+            return super().discover_master(service_name)
+        except MasterNotFoundError as exc:
+            raise MasterNotFoundError(no_master(self.sentinels, service_name, exc)) from None
+
+
+class AsyncSentinel(aiosentinel.Sentinel):
+    async def discover_master(self, service_name: str) -> Any:
+        try:
+            return await super().discover_master(service_name)
+        except MasterNotFoundError as exc:
+            raise MasterNotFoundError(no_master(self.sentinels, service_name, exc)) from None
+
+
+def no_master(sentinels: list[Any], service_name: str, error: Exception) -> str:
+    """One line: which Sentinels were asked and why none named a master."""
+    asked = ", ".join(
+        "{host}:{port}".format_map(s.connection_pool.connection_kwargs) for s in sentinels
+    )
+    # redis-py appends "<client repr> - <error repr>" per Sentinel that failed to answer.
+    reasons = sorted(set(re.findall(r" - ([\w.:]+)", str(error))))
+    why = ", ".join(reasons) if reasons else "none names a master that is up"
+    return f"no master {service_name!r} from the Sentinels at {asked} ({why})"
