@@ -65,8 +65,9 @@ class AsyncSentinel(aiosentinel.Sentinel):
     async def discover_master(self, service_name: str) -> Any:
         try:
             return await super().discover_master(service_name)
-        except MasterNotFoundError as exc:
-            raise MasterNotFoundError(no_master(self.sentinels, service_name, exc)) from None
+        except aiosentinel.MasterNotFoundError as exc:  # not redis.sentinel's class
+            message = no_master(self.sentinels, service_name, exc)
+            raise aiosentinel.MasterNotFoundError(message) from None
 
 
 def no_master(sentinels: list[Any], service_name: str, error: Exception) -> str:
