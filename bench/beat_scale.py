@@ -42,6 +42,7 @@ from service.db.models import Base, Exchange, Symbol
 from service.db.snapshot import ExchangeSnapshot
 from service.desired import DesiredState
 from service.keys import Keys
+from service.redis_client import sync_client
 
 RESULTS = Path(__file__).resolve().parent / "results" / "beat_scale.json"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -152,7 +153,7 @@ def measure(url: str, keys: Keys, client: redis.Redis, args: argparse.Namespace)
     options = database_options(shard_size=200)
     # The first check imports ccxt (about a second); the beat has it imported at start-up.
     check_exchange_row(ExchangeSnapshot(name="warm-up", ccxt_id="binance"))
-    broker = RedisBroker(url=REDIS_URL, namespace=f"{keys.prefix}:dramatiq")
+    broker = RedisBroker(client=sync_client(REDIS_URL), namespace=f"{keys.prefix}:dramatiq")
     actor: Any = dramatiq.actor(actor_name="stream_exchange", queue_name="streams",
                                 broker=broker)(_no_op)  # fmt: skip
     source, desired = DatabaseSource(url), DesiredState(client, keys)
@@ -213,7 +214,7 @@ def main() -> None:
     if args.quick:
         args.repeat = 2
     keys = Keys(f"bench:beat:{uuid.uuid4().hex[:8]}")
-    client = redis.Redis.from_url(REDIS_URL)
+    client = sync_client(REDIS_URL)
     try:
         with postgres_schema() as url:
             fill_s = fill(url, args.exchanges, args.symbols)

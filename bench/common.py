@@ -27,6 +27,7 @@ import redis
 
 from bench.procs import ServiceProcess, enqueue_stream, service_env, worker_args
 from service.keys import Keys
+from service.redis_client import sync_client
 from service.simulator.testing import SimulatorProcess
 from workers.spec import JobSpec
 
@@ -79,7 +80,7 @@ def _version(package: str) -> str:
 
 def _redis_server_version(url: str) -> str:
     try:
-        return str(redis.Redis.from_url(url).info("server")["redis_version"])
+        return str(sync_client(url).info("server")["redis_version"])
     except redis.RedisError:
         return "unreachable"
 
@@ -156,7 +157,7 @@ class RedisSpace:
 @contextmanager
 def redis_space(url: str, name: str) -> Iterator[RedisSpace]:
     prefix = f"bench:{name}:{uuid.uuid4().hex[:10]}"
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         yield RedisSpace(url, prefix, client)
     finally:

@@ -16,6 +16,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from service.devrun.commands import worker_argv
 from service.queues import QUEUES, STREAMS_QUEUE
+from service.redis_client import sync_client
 
 BIN = Path(sys.executable).parent
 
@@ -93,7 +94,8 @@ def started(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[Se
 
 def enqueue_stream(redis_url: str, namespace: str, job_key: str) -> None:
     """Send ``stream_exchange(job_key)`` as the beat would, without importing the actors."""
-    broker = RedisBroker(url=redis_url, namespace=namespace)
+    client = sync_client(redis_url)
+    broker = RedisBroker(client=client, namespace=namespace)
     try:
         broker.enqueue(
             Message(
@@ -106,3 +108,4 @@ def enqueue_stream(redis_url: str, namespace: str, job_key: str) -> None:
         )
     finally:
         broker.close()
+        client.close()  # RedisBroker.close() leaves a client it was given open

@@ -11,6 +11,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO
 
 from service.log_context import LogContext
+from service.redis_client import sync_client
 from service.settings import Settings
 from service.shutdown import WorkerShutdown
 
@@ -18,8 +19,11 @@ _broker: dramatiq.Broker | None = None
 
 
 def build_broker(settings: Settings) -> RedisBroker:
-    # TLS options travel in the URL: RedisBroker(url=...) ignores extra keyword arguments.
-    broker = RedisBroker(url=settings.redis_url, namespace=settings.dramatiq_namespace)
+    # The client comes from the one factory, so a redis+sentinel:// URL works here too:
+    # RedisBroker(url=...) only knows single servers. Its Lua scripts are registered
+    # on this client and reloaded by redis-py on a promoted master that lacks them.
+    client = sync_client(settings.redis_url)
+    broker = RedisBroker(client=client, namespace=settings.dramatiq_namespace)
     add_service_middleware(broker)
     return broker
 

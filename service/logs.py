@@ -16,7 +16,9 @@ import structlog
 
 SECRET_KEY_PATTERN = re.compile(r"(api_?key|secret|password|passwd|token|private_?key)", re.I)
 URL_PASSWORD_PATTERN = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.I)
-QUERY_SECRET_PATTERN = re.compile(r"([?&](?:signature|api_?key|secret|token)=)[^&\s\"']+", re.I)
+QUERY_SECRET_PATTERN = re.compile(
+    r"([?&](?:signature|api_?key|secret|token|\w*password)=)[^&\s\"']+", re.I
+)
 REDACTED = "***"
 
 

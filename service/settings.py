@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from service.errors import ConfigError
+from service.redaction import redact_url
+from service.sentinel_url import SCHEME as SENTINEL_SCHEME
+from service.sentinel_url import is_sentinel_url, parse_sentinel_url
 
 DEFAULT_DATABASE_URL = "sqlite:///ticker-service.db"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -23,7 +26,10 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # name -> (default, meaning). The single list of what the service reads.
 VARIABLES: dict[str, tuple[str, str]] = {
     "DATABASE_URL": (DEFAULT_DATABASE_URL, "SQLAlchemy URL; postgres:// is accepted"),
-    "REDIS_URL": (DEFAULT_REDIS_URL, "Redis URL (redis:// or rediss://)"),
+    "REDIS_URL": (
+        DEFAULT_REDIS_URL,
+        "Redis URL (redis://, rediss://, unix:// or redis+sentinel:// for a Sentinel set)",
+    ),
     "REDIS_HOST": ("", "used with REDIS_PORT/REDIS_DB/REDIS_PASSWORD when REDIS_URL is unset"),
     "REDIS_PORT": ("6379", "Redis port when REDIS_URL is unset"),
     "REDIS_DB": ("0", "Redis database number when REDIS_URL is unset"),
@@ -161,7 +167,11 @@ def normalize_database_url(url: str) -> str:
 
 
 def redis_url_from_env(reader: _Reader) -> str:
-    """REDIS_URL wins; otherwise REDIS_HOST/PORT/DB/PASSWORD; rediss:// gets a cert policy."""
+    """REDIS_URL wins; otherwise REDIS_HOST/PORT/DB/PASSWORD; rediss:// gets a cert policy.
+
+    A ``redis+sentinel://`` URL is checked here and kept as written (see
+    ``service.sentinel_url``); ``service.redis_client`` turns it into clients.
+    """
     url = reader.env.get("REDIS_URL", "").strip()
     if not url and reader.env.get("REDIS_HOST", "").strip():
         port = reader.port("REDIS_PORT")
@@ -170,9 +180,15 @@ def redis_url_from_env(reader: _Reader) -> str:
         auth = f":{quote(password, safe='')}@" if password else ""
         url = f"redis://{auth}{reader.text('REDIS_HOST')}:{port}/{db}"
     url = url or DEFAULT_REDIS_URL
+    if is_sentinel_url(url):
+        parse_sentinel_url(url)  # raises ConfigError naming REDIS_URL and the problem
+        return url
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"REDIS_URL={redact_url(url)!r}: expected redis://, rediss:// or unix://")
+        raise ConfigError(
+            f"REDIS_URL={redact_url(url)!r}: expected redis://, rediss://, unix:// "
+            f"or {SENTINEL_SCHEME}://"
+        )
     if parts.scheme == "rediss":
         policy = reader.choice("REDIS_SSL_CERT_REQS", ("none", "optional", "required"))
         url = _with_cert_policy(url, policy)
@@ -186,12 +202,3 @@ def _with_cert_policy(url: str, policy: str) -> str:
     query = dict(parse_qsl(parts.query))
     query.setdefault("ssl_cert_reqs", policy)
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url

@@ -13,7 +13,9 @@ from bench.procs import BIN
 from service.broker import build_broker
 from service.db.engine import make_engine
 from service.errors import ConfigError
+from service.logs import redact_text
 from service.redis_client import sync_client
+from service.sentinel_url import SentinelUrl, parse_sentinel_url
 from service.settings import Settings, redact_url
 from tests.private_redis import private_redis
 
@@ -109,3 +111,66 @@ def test_a_rediss_url_with_a_self_signed_certificate_works_for_clients_and_the_b
 def test_urls_are_shown_without_their_password() -> None:
     assert redact_url("postgresql://app:hunter2@db:5432/x") == "postgresql://app:***@db:5432/x"
     assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "redis+sentinel://127.0.0.1:26379/mymaster/0",
+            SentinelUrl((("127.0.0.1", 26379),), "mymaster", 0),
+        ),
+        (
+            "redis+sentinel://h1:26379,h2:26380, h3:26381/mymaster/3",
+            SentinelUrl((("h1", 26379), ("h2", 26380), ("h3", 26381)), "mymaster", 3),
+        ),
+        ("redis+sentinel://h1,[::1]/cache", SentinelUrl((("h1", 26379), ("::1", 26379)), "cache")),
+        (
+            "redis+sentinel://app:p%40ss@h1:26379/mymaster/0?sentinel_password=s%26cret",
+            SentinelUrl((("h1", 26379),), "mymaster", 0, "app", "p@ss", "s&cret"),
+        ),
+    ],
+)
+def test_a_sentinel_url_names_its_sentinels_service_and_database(
+    url: str, expected: SentinelUrl
+) -> None:
+    assert Settings.from_env({"REDIS_URL": url}).redis_url == url
+    parsed = parse_sentinel_url(url)
+    assert parsed == expected
+    assert (parsed.password, parsed.sentinel_password) == (
+        expected.password,
+        expected.sentinel_password,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis+sentinel:///mymaster/0", "no Sentinel host"),
+        ("redis+sentinel://:pw@/mymaster", "no Sentinel host"),
+        ("redis+sentinel://h1:26379", "no service name"),
+        ("redis+sentinel://h1:26379/", "no service name"),
+        ("redis+sentinel://h1:port/mymaster/0", "Sentinel 'h1:port' has a bad port"),
+        ("redis+sentinel://h1:26379,h2:99999/mymaster", "Sentinel 'h2:99999' has a bad port"),
+        ("redis+sentinel://:26379/mymaster", "Sentinel ':26379' has no host name"),
+        ("redis+sentinel://h1/mymaster/zero", "database 'zero' is not a number"),
+        ("redis+sentinel://h1/mymaster/0/x", "too many path segments"),
+        ("redis+sentinel://h1/mymaster?db=1", "unknown option db"),
+        ("rediss+sentinel://h1/mymaster", "rediss+sentinel:// (TLS to Sentinels) is not supported"),
+    ],
+)
+def test_a_bad_sentinel_url_names_redis_url_and_the_problem(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"REDIS_URL": url})
+    message = str(error.value)
+    assert message.startswith("REDIS_URL='") and problem in message
+    assert "expected redis+sentinel://[:password@]host:port" in message
+
+
+def test_a_bad_sentinel_url_never_shows_a_password() -> None:
+    url = "redis+sentinel://:hunter2@h1:bad/mymaster?sentinel_password=swordfish"
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"REDIS_URL": url})
+    assert "hunter2" not in str(error.value) and "swordfish" not in str(error.value)
+    assert redact_url(url) == "redis+sentinel://:***@h1:bad/mymaster?sentinel_password=***"
+    assert redact_text(f"connecting to {url}") == f"connecting to {redact_url(url)}"

@@ -18,6 +18,7 @@ import redis
 
 from service.keys import Keys
 from service.logs import get_logger, redact_text
+from service.redis_client import sync_client
 from workers.backoff import Backoff
 from workers.redis_text import text
 
@@ -115,7 +116,7 @@ class RedisWakeups:
         self.channel = keys.beat_wakeup()
 
     def connect(self) -> _RedisListening:
-        client = redis.Redis.from_url(
+        client = sync_client(
             self.url,
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             socket_timeout=CONNECT_TIMEOUT_S,

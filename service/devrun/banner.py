@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from service.devrun.ports import LOOPBACK
 from service.keys import Keys
+from service.sentinel_url import is_sentinel_url, parse_sentinel_url
 from service.settings import redact_url
 
 
@@ -21,9 +22,22 @@ def where_to_look(
     ]
     if exchange is not None:
         lines[-1] += f"  {web}/tickers/{exchange}"
-        lines.append(f"redis:   {redis_cli(redis_url)} HGETALL {keys.board(exchange)}")
+        board = keys.board(exchange)
+        if is_sentinel_url(redis_url):
+            lines.append(f"redis:   HGETALL {board} on {master_cli(redis_url)}")
+        else:
+            lines.append(f"redis:   {redis_cli(redis_url)} HGETALL {board}")
     lines.append("stop:    Ctrl-C (or SIGTERM) stops every process started here")
     return lines
+
+
+def master_cli(redis_url: str) -> str:
+    """How to find the master of a ``redis+sentinel://`` URL with ``redis-cli``."""
+    where = parse_sentinel_url(redis_url)
+    host, port = where.sentinels[0]
+    db = f" (database {where.db})" if where.db else ""
+    ask = f"redis-cli -h {host} -p {port} SENTINEL get-master-addr-by-name {where.service_name}"
+    return f"the master{db} that `{ask}` names"
 
 
 def redis_cli(redis_url: str) -> str:

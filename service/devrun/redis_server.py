@@ -20,13 +20,14 @@ from service.devrun.children import Child
 from service.devrun.console import Console
 from service.devrun.ports import LOOPBACK, free_port
 from service.errors import ConfigError
+from service.redis_client import sync_client
 
 START_TIMEOUT_S = 10.0
 
 
 def redis_answers(url: str, timeout_s: float = 1.0) -> bool:
     """True when a Redis at ``url`` answers PING within ``timeout_s``."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    client = sync_client(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):

@@ -26,6 +26,7 @@ from service.devrun.simulators import plan_simulator, start_simulator, wait_list
 from service.devrun.ticking import TickWatch
 from service.errors import ConfigError
 from service.keys import Keys
+from service.sentinel_url import is_sentinel_url
 from service.settings import Settings, redact_url
 
 # Seconds each stop stage may take before its stragglers get SIGKILL.
@@ -85,6 +86,9 @@ class DevRun:
         if redis_answers(self.settings.redis_url):
             self.console.say(f"using the Redis at {where}")
             return
+        if is_sentinel_url(self.settings.redis_url):
+            # A Sentinel set is a deliberate choice: a private Redis instead would hide it.
+            raise ConfigError(f"REDIS_URL={where!r}: no master answers through these Sentinels")
         self.redis = EmbeddedRedis(self.console, dict(os.environ))
         self.console.say(f"started redis (pid {self.redis.child.pid}): no Redis at {where}")
         self.redis.wait_answering(self.stop)

@@ -9,6 +9,7 @@ import redis
 
 from service.devrun.seed import SimulatedExchange
 from service.keys import Keys
+from service.redis_client import sync_client
 from workers.redis_text import text
 
 CHECK_EVERY_S = 0.5
@@ -22,7 +23,7 @@ class TickWatch:
         self._keys = keys
         self._wanted = {sim.demo.name: set(sim.symbols) for sim in simulated}
         self._total = sum(len(symbols) for symbols in self._wanted.values())
-        self._client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
+        self._client = sync_client(redis_url, socket_timeout=1, socket_connect_timeout=1)
         self._done = not self._wanted
         self._warned = False
         self._next_at = 0.0
