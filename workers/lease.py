@@ -6,11 +6,15 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from workers.scripts import COMPARE_AND_DELETE, COMPARE_AND_RENEW
+from workers.scripts import COMPARE_AND_DELETE, HOLD_LOCK
+from workers.states import LeaseHold
+
+# The hold_lock script's replies.
+_HOLD = {1: LeaseHold.RENEWED, 2: LeaseHold.RETAKEN, 0: LeaseHold.LOST}
 
 
 class Lease:
-    """One run's claim on a job key. Renew about every ttl/3; stop when renew fails.
+    """One run's claim on a job key. Renew it every second or so; stop when it is lost.
 
     Renew and release only touch our own lease: another run's token is never changed.
     """
@@ -25,12 +29,15 @@ class Lease:
         """True when the lease was free and is now ours."""
         return bool(await self.client.set(self.key, self.token, nx=True, px=self.ttl_ms))
 
-    async def renew(self) -> bool:
-        """True while the lease is still ours (its ttl is then reset)."""
-        renewed = await COMPARE_AND_RENEW.run_async(
-            self.client, [self.key], [self.token, self.ttl_ms]
-        )
-        return bool(renewed)
+    async def renew(self) -> LeaseHold:
+        """Reset our lease's ttl, or take it back when the key is gone (SET NX).
+
+        A missing key means nobody streams the job: Redis restarted empty, or
+        this job stalled past its ttl and no successor took the lease. Only
+        another run's token (``LOST``) means another streamer.
+        """
+        reply = await HOLD_LOCK.run_async(self.client, [self.key], [self.token, self.ttl_ms])
+        return _HOLD[int(reply)]
 
     async def release(self) -> bool:
         """Give the lease up if it is still ours; True when it was."""
