@@ -151,3 +151,15 @@ async def streaming(
         async with running(job) as task:
             await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "every symbol")
             yield Streaming(sim, h, job, task)
+
+
+async def mismatched(h: Harness, sim: Simulator, out: list[str]) -> bool:
+    """True when every stored tick equals the last frame ``sim`` sent; else lists the others."""
+    fields = ("bid", "ask", "last", "timestamp")
+    last_sent, board = sim.last_sent, await h.board("sim")
+    out[:] = [
+        s
+        for s in sim.symbols
+        if s not in board or any(board[s][f] != last_sent[s][f] for f in fields)
+    ]
+    return not out

@@ -121,6 +121,7 @@ class StreamJob:
         self._stopping = False  # set by _stop(); every loop checks it
         self._beat_now = asyncio.Event()  # heartbeat at once (Redis answers again)
         self.redis_down_since: float | None = None  # monotonic, while Redis fails
+        self._writes_failing = False
         self.outbox = Outbox(job_key)
 
     async def run(self) -> StopReason:
@@ -264,8 +265,13 @@ class StreamJob:
             await self.sink.write(self.outbox.exchange, batch)
         except Exception as exc:
             # Redis away: the outbox keeps the latest per symbol; try again soon.
-            log.warning("tick write failed", error=str(exc))
+            if not self._writes_failing:  # once per outage, not every half second
+                log.warning("tick write failed, holding the latest per symbol", error=str(exc))
+            self._writes_failing = True
             return False
+        if self._writes_failing:
+            self._writes_failing = False
+            log.info("tick writes resumed", ticks=len(batch))
         self.stats.record_batch(batch)
         self.backoff.healthy()
         if self.backoff.attempts == 0:
