@@ -13,25 +13,17 @@ import time
 
 import redis
 
+from bench.common import TIMINGS
 from bench.procs import BIN, service_env
 from service.keys import Keys
 from service.simulator.testing import SimulatorProcess
 from tests.test_e2e_workers import board
 
-# What service_env shortens for the other tests.
-SHORTENED = (
-    "HEARTBEAT_INTERVAL_S",
-    "LEASE_TTL_S",
-    "STALE_AFTER_S",
-    "TICKER_RECONNECT_DELAY",
-    "TICKER_RECONNECT_MAX_DELAY",
-)
-
 
 def default_env(redis_url: str, key_prefix: str, database_url: str) -> dict[str, str]:
     """A service process's environment: the test's Redis, prefix and database, default timings."""
     env = service_env(redis_url, key_prefix, DATABASE_URL=database_url)
-    for name in (*SHORTENED, "SUPERVISE_INTERVAL_S", "RECONCILE_INTERVAL_S"):
+    for name in TIMINGS:
         env.pop(name, None)
     return env
 
