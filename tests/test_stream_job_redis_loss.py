@@ -25,8 +25,9 @@ from tests.stream_harness import (
 )
 from workers.states import JobState
 
-# Longer than the outage: a paused simulator must not look like a stalled feed.
-PATIENT = dataclasses.replace(FAST, stale_after_s=30.0)
+# Longer than the test: a paused simulator must not look like a stalled feed, and the
+# only heartbeats are the first one and the one sent when Redis answers again.
+PATIENT = dataclasses.replace(FAST, stale_after_s=30.0, heartbeat_interval_s=30.0)
 
 
 async def test_a_job_keeps_its_feed_while_redis_is_down_and_writes_the_latest_values_back(
@@ -49,6 +50,7 @@ async def test_a_job_keeps_its_feed_while_redis_is_down_and_writes_the_latest_va
                 assert job.outbox.last_change_monotonic > down_at, "the feed stopped"
                 sim.pause()  # from here the last values sent are final
                 await asyncio.sleep(0.3)
+                beats = len(h.heartbeats)
                 answered_at = server.start()
                 out: list[str] = []
                 took = await wait_for(lambda: mismatched(h, sim, out), 5, f"latest of {out}")
@@ -57,6 +59,7 @@ async def test_a_job_keeps_its_feed_while_redis_is_down_and_writes_the_latest_va
                 assert job.state == JobState.STREAMING and job.stats.reconnects == 0
                 assert sim.state()["connections_total"] == connections, "the feed was rebuilt"
                 await wait_for(lambda: _leased_by(h, keys, token), 3, "the lease taken back")
+                await wait_for(lambda: len(h.heartbeats) > beats, 3, "a heartbeat at once")
                 assert time.monotonic() - answered_at < 5
 
 

@@ -381,13 +381,13 @@ class StreamJob:
     # -- heartbeats --------------------------------------------------------------
     async def _heartbeat(self) -> None:
         while not self._stopping:
+            self._beat_now.clear()  # before sending: a wake-up during the send is kept
             try:
                 await self.send_heartbeat(self.heartbeat())
             except Exception as exc:
                 raise_if_cancelling()
                 # Health is best effort; streaming goes on.
                 log.warning("heartbeat failed", error=str(exc))
-            self._beat_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._beat_now.wait(), self.config.heartbeat_interval_s)
 
