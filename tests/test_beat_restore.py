@@ -20,6 +20,7 @@ from service.desired import DesiredState
 from service.errors import DatabaseError
 from service.keys import Keys
 from tests.test_beat_runner import OPTIONS, Recorder, fill
+from workers.spec import JobSpec
 
 HOLD_OFF_S = 0.5
 
@@ -57,18 +58,29 @@ def new_beat(client: redis.Redis, keys: Keys, load: Callable[[], Iterable[Exchan
                 beat_id="test-beat")  # fmt: skip
 
 
+def reconciled_then_lost(
+    database: Switchable, client: redis.Redis, keys: Keys, enqueue: Recorder
+) -> tuple[Beat, dict[str, JobSpec]]:
+    """A beat that reconciled (and enqueued) once; then Redis lost everything.
+
+    Returns the beat and the desired state it had written."""
+    beat = new_beat(client, keys, database, enqueue)
+    beat.reconcile_pass()
+    desired = DesiredState(client, keys)
+    before = desired.all()
+    assert sorted(enqueue.calls) == ["alpha", "beta", "gamma"] and desired.present()
+    lose_everything(client, keys)
+    enqueue.calls.clear()
+    return beat, before
+
+
 def test_a_supervision_pass_restores_a_lost_desired_state_without_the_database(
     database: Switchable, redis_client: redis.Redis, keys: Keys
 ) -> None:
     enqueue = Recorder()
-    beat = new_beat(redis_client, keys, database, enqueue)
-    beat.reconcile_pass()
+    beat, before = reconciled_then_lost(database, redis_client, keys, enqueue)
     desired = DesiredState(redis_client, keys)
-    before = desired.all()
-    assert sorted(enqueue.calls) == ["alpha", "beta", "gamma"] and desired.present()
-    lose_everything(redis_client, keys)
     database.down = True
-    enqueue.calls.clear()
     status = beat.supervise_pass()
     assert status is not None and status.outcome == "ok", status
     assert desired.all() == before and desired.present()  # the same generations
@@ -87,11 +99,7 @@ def test_a_supervision_pass_restores_a_lost_desired_state_without_the_database(
 def test_a_reconcile_after_the_loss_plans_against_the_restored_state(
     database: Switchable, redis_client: redis.Redis, keys: Keys
 ) -> None:
-    enqueue = Recorder()
-    beat = new_beat(redis_client, keys, database, enqueue)
-    beat.reconcile_pass()
-    before = DesiredState(redis_client, keys).all()
-    lose_everything(redis_client, keys)
+    beat, before = reconciled_then_lost(database, redis_client, keys, Recorder())
     status = beat.reconcile_pass()
     assert status is not None and status.outcome == "ok", status
     # Nothing was rewritten with new generations: the memory came back first.
