@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
 from service.desired import load_spec
@@ -156,7 +157,11 @@ async def streaming(
 async def mismatched(h: Harness, sim: Simulator, out: list[str]) -> bool:
     """True when every stored tick equals the last frame ``sim`` sent; else lists the others."""
     fields = ("bid", "ask", "last", "timestamp")
-    last_sent, board = sim.last_sent, await h.board("sim")
+    try:
+        last_sent, board = sim.last_sent, await h.board("sim")
+    except redis.ConnectionError as exc:  # a pooled connection to a restarted server
+        out[:] = [f"the board (Redis: {exc})"]
+        return False
     out[:] = [
         s
         for s in sim.symbols

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
+
+import redis
 
 from bench.redis_server import RedisServer
 from service.keys import Keys
@@ -108,3 +111,44 @@ async def test_a_spec_renumbered_from_scratch_is_followed_by_its_content(
             await wait_for(lambda: all_ticked(h, "sim", first), 10, "first symbols")
             await h.put_spec(spec_for(sim, first + later, generation=7))
             await wait_for(lambda: all_ticked(h, "sim", later), 5, "the renumbered spec")
+
+
+async def test_a_job_that_stalled_past_its_ttl_writes_nothing_once_a_successor_leased(
+    redis_url: str, keys: Keys
+) -> None:
+    async with streaming(redis_url, keys, Simulator(symbols=4, rate=50, seed=45)) as s:
+        successor = threading.Thread(target=_take_when_free, args=(redis_url, keys.lease("sim")))
+        successor.start()
+        # The whole event loop stalls (a long GC pause, a saturated loop): the lease
+        # lapses and another run takes it before this job can notice.
+        time.sleep(FAST.lease_ttl_s + 0.5)
+        stall_end_ms = time.time() * 1000
+        successor.join()
+        assert await asyncio.wait_for(s.task, 3) == "lease-lost"
+        late = [t for t in (await s.h.board("sim")).values() if t["received_at"] >= stall_end_ms]
+        assert late == [], "the stalled job wrote after its successor took the lease"
+
+
+def _take_when_free(redis_url: str, lease_key: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 5
+        while not client.set(lease_key, "successor", nx=True, px=10_000):
+            assert time.monotonic() < deadline, "the stalled job's lease never lapsed"
+            time.sleep(0.01)
+    finally:
+        client.close()
+
+
+async def test_ticks_wait_in_the_outbox_while_the_lease_is_unconfirmed_for_a_ttl(
+    redis_url: str, keys: Keys
+) -> None:
+    async with streaming(redis_url, keys, Simulator(symbols=4, rate=50, seed=46)) as s:
+        assert s.h.client is not None
+        # As after a stall: the last renewal is a ttl old and a successor holds the lease.
+        await s.h.client.set(keys.lease("sim"), "successor", px=10_000)
+        s.job.lease.valid_until = time.monotonic()
+        since_ms = time.time() * 1000
+        assert await asyncio.wait_for(s.task, 3) == "lease-lost"
+        late = [t for t in (await s.h.board("sim")).values() if t["received_at"] > since_ms]
+        assert late == [], "ticks were written while the lease was not confirmed"

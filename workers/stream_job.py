@@ -122,6 +122,7 @@ class StreamJob:
         self._beat_now = asyncio.Event()  # heartbeat at once (Redis answers again)
         self.redis_down_since: float | None = None  # monotonic, while Redis fails
         self._writes_failing = False
+        self._writes_held = False
         self.outbox = Outbox(job_key)
 
     async def run(self) -> StopReason:
@@ -249,6 +250,9 @@ class StreamJob:
             # redis-py may swallow a cancel that lands inside a pipeline: check each turn.
             raise_if_cancelling()
             await outbox.ready.wait()
+            if not self._may_write():
+                await asyncio.sleep(0.1)  # the outbox keeps the latest per symbol meanwhile
+                continue
             outbox.ready.clear()
             batch = outbox.take()
             if batch and not await self._store(batch):
@@ -259,6 +263,18 @@ class StreamJob:
             if removed and not await self._remove(removed):
                 outbox.removed |= set(removed)
                 await asyncio.sleep(0.5)
+
+    def _may_write(self) -> bool:
+        """Only while the lease is surely ours: after a stall past its ttl a successor
+        may hold it, and two writers of one job must never overlap."""
+        valid = self.lease.valid()
+        if valid == self._writes_held:
+            self._writes_held = not valid
+            if valid:
+                log.info("writes resumed, lease renewed")
+            else:
+                log.warning("writes held until the lease is renewed")
+        return valid
 
     async def _store(self, batch: list[dict[str, Any]]) -> bool:
         try:
