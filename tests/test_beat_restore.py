@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 import pytest
 import redis
 
+from service.beat.lock import BeatLock
 from service.beat.runner import Beat
 from service.beat.source import DatabaseSource
 from service.db.snapshot import ExchangeSnapshot
@@ -52,10 +53,10 @@ def lose_everything(client: redis.Redis, keys: Keys) -> None:
 
 
 def new_beat(client: redis.Redis, keys: Keys, load: Callable[[], Iterable[ExchangeSnapshot]],
-             enqueue: Recorder) -> Beat:  # fmt: skip
+             enqueue: Recorder, lock: BeatLock | None = None) -> Beat:  # fmt: skip
     options = dataclasses.replace(OPTIONS, restore_hold_off_s=HOLD_OFF_S)
     return Beat(client=client, keys=keys, load=load, enqueue=enqueue, options=options,
-                beat_id="test-beat")  # fmt: skip
+                beat_id="test-beat", lock=lock)  # fmt: skip
 
 
 def reconciled_then_lost(
@@ -118,3 +119,20 @@ def test_a_reconcile_that_finds_no_marker_writes_the_whole_state_with_it(
     before = desired.all()
     new_beat(redis_client, keys, database, Recorder()).reconcile_pass()
     assert desired.present() and desired.all() == before
+
+
+def test_a_beat_that_lost_its_lock_to_another_never_restores_what_it_remembered(
+    database: Switchable, redis_client: redis.Redis, keys: Keys
+) -> None:
+    lock = BeatLock(redis_client, keys.beat_lock(), "test-beat", ttl_s=5)
+    beat = new_beat(redis_client, keys, database, Recorder(), lock=lock)
+    assert beat.lock_tick()
+    beat.reconcile_pass()
+    redis_client.set(keys.beat_lock(), "another-beat", px=5000)  # it took over
+    assert not beat.lock_tick()
+    lose_everything(redis_client, keys)  # the other beat's lock with the rest
+    database.down = True
+    assert beat.lock_tick()
+    beat.supervise_pass()  # the due reconcile fails on the database; nothing stale written
+    assert not DesiredState(redis_client, keys).present()
+    assert redis_client.hlen(keys.desired()) == 0

@@ -84,7 +84,10 @@ class Beat:
         was_active = self.active
         try:
             self.active = self.lock.hold()
-        except StoreError as exc:
+            if not self.active:
+                # Another beat leads: its writes supersede what this one remembers.
+                self.last_desired = None
+        except StoreError as exc:  # Redis away: the memory is what restores it after
             self.active = False
             log.warning("beat lock failed", beat_id=self.beat_id, error=str(exc))
         if self.active and not was_active:
