@@ -131,7 +131,13 @@ class Beat:
         )
 
     def _supervise(self) -> _Outcome:
-        self._restore_if_lost()
+        # A reconcile in progress writes the whole state itself if the marker is gone;
+        # restoring older memory beside it could overwrite what it just wrote.
+        if self._reconciling.acquire(blocking=False):
+            try:
+                self._restore_if_lost()
+            finally:
+                self._reconciling.release()
         done = supervise(
             self.client, self.keys, self.enqueue, pending_ttl_s=self.options.pending_ttl_s
         )
