@@ -5,21 +5,30 @@ JSON, and the counter ``desired:generation`` hands out generation numbers.
 A spec gets a new generation only when its content changed, so a running job
 can tell "something changed" from one integer. Reading everything is one
 ``HGETALL``; writing a batch is one ``HMGET`` plus one pipeline.
+
+The marker ``desired:marker`` is written only together with the whole state
+(``restore``, one script) and never deleted: a job whose key is missing while
+the marker is there was removed and stops; with the marker gone too, Redis lost
+everything (it restarted empty) and the job streams on until the beat restores
+the state (``load_spec``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from service.errors import StoreError
 from service.keys import Keys
 from service.logs import get_logger
 from workers.redis_text import text
+from workers.scripts import READ_SPEC, RESTORE_DESIRED
 from workers.spec import JobSpec
+from workers.states import SpecMissing
 
 log = get_logger(__name__)
 
@@ -62,6 +71,28 @@ class DesiredState:
         except redis.RedisError as exc:
             raise StoreError(f"reading the desired state of {job_key}: {exc}") from exc
         return None if raw is None else _decode(job_key, raw)
+
+    def present(self) -> bool:
+        """True while the desired state exists (its marker is set). Raises StoreError."""
+        try:
+            return bool(self.client.exists(self.keys.desired_marker()))
+        except redis.RedisError as exc:
+            raise StoreError(f"reading the desired-state marker: {exc}") from exc
+
+    def restore(self, specs: Mapping[str, JobSpec]) -> bool:
+        """Write exactly ``specs`` and the marker, atomically, unless the marker is set.
+
+        Returns True when written, False when the desired state was there (a
+        concurrent write won; nothing changed). Raises StoreError.
+        """
+        args: list[Any] = [max((spec.generation for spec in specs.values()), default=0)]
+        for job_key, spec in specs.items():
+            args += [job_key, spec.to_json()]
+        keys = [self.keys.desired(), self.keys.desired_marker(), self.keys.generation()]
+        try:
+            return bool(RESTORE_DESIRED.run(self.client, keys, args))
+        except redis.RedisError as exc:
+            raise StoreError(f"restoring {len(specs)} desired jobs: {exc}") from exc
 
     def put(self, spec: JobSpec) -> JobSpec:
         """Store ``spec`` if its content changed; return what is stored. Raises StoreError."""
@@ -127,6 +158,19 @@ class DesiredState:
         except redis.RedisError as exc:
             raise StoreError(f"writing {len(changed)} desired jobs: {exc}") from exc
         return written
+
+
+async def load_spec(client: aioredis.Redis, keys: Keys, job_key: str) -> JobSpec | SpecMissing:
+    """A running job's view of its desired spec, in one atomic read (a script).
+
+    Returns the spec, or why there is none: ``SpecMissing.REMOVED`` (the key
+    alone is gone) or ``SpecMissing.STATE_LOST`` (the marker is gone too).
+    Raises redis errors, and ValueError for a spec that does not decode.
+    """
+    reply = await READ_SPEC.run_async(client, [keys.desired(), keys.desired_marker()], [job_key])
+    if isinstance(reply, bytes | str):
+        return JobSpec.from_json(reply)
+    return SpecMissing.REMOVED if reply else SpecMissing.STATE_LOST
 
 
 def _decode(field: str | bytes, raw: str | bytes) -> JobSpec | None:

@@ -31,6 +31,14 @@ class Keys:
         """Hash: job key -> JobSpec JSON."""
         return f"{self.prefix}:desired"
 
+    def desired_marker(self) -> str:
+        """String: set by the beat with the whole desired state, never deleted by it.
+
+        Its absence means the desired state itself is gone (Redis lost its data),
+        not that a job was removed: a job whose key is missing keeps streaming then.
+        """
+        return f"{self.prefix}:desired:marker"
+
     def generation(self) -> str:
         """Counter: the next generation number for a changed JobSpec."""
         return f"{self.prefix}:desired:generation"

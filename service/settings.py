@@ -40,9 +40,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     "LOG_FORMAT": ("console", "json (production) or console (development)"),
     "RECONCILE_INTERVAL_S": ("300", "seconds between database reconciles of the beat"),
-    "SUPERVISE_INTERVAL_S": ("5", "seconds between the beat's supervision passes"),
+    "SUPERVISE_INTERVAL_S": ("1", "seconds between the beat's supervision passes"),
     "HEARTBEAT_INTERVAL_S": ("5", "seconds between a streaming job's heartbeats"),
-    "LEASE_TTL_S": ("15", "lifetime of a job's Redis lease; renewed every third of it"),
+    "LEASE_TTL_S": (
+        "4",
+        "lifetime of a job's Redis lease; renewed every second (every third of it if shorter)",
+    ),
     "STALE_AFTER_S": ("30", "no tick for this long while subscribed means stale"),
     "TICKER_RECONNECT_DELAY": ("1", "first reconnect delay in seconds (doubles, with jitter)"),
     "TICKER_RECONNECT_MAX_DELAY": ("30", "cap of the reconnect delay in seconds"),
@@ -64,9 +67,9 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "console"
     reconcile_interval_s: float = 300.0
-    supervise_interval_s: float = 5.0
+    supervise_interval_s: float = 1.0
     heartbeat_interval_s: float = 5.0
-    lease_ttl_s: float = 15.0
+    lease_ttl_s: float = 4.0
     stale_after_s: float = 30.0
     reconnect_delay_s: float = 1.0
     reconnect_max_delay_s: float = 30.0

@@ -13,12 +13,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import fields
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
+from service.desired import load_spec
 from service.keys import Keys
 from service.logs import get_logger
 from service.redis_client import async_client
@@ -29,7 +30,6 @@ from workers.credentials import credentials_from_env
 from workers.heartbeat import Heartbeat
 from workers.lease import Lease
 from workers.scripts import COMPARE_AND_DELETE
-from workers.spec import JobSpec
 from workers.states import StopReason
 from workers.stream_job import Identity, JobConfig, StreamJob
 
@@ -76,17 +76,13 @@ async def run_stream_job(
     keys = Keys(settings.key_prefix)
     await client.delete(keys.pending(job_key))
 
-    async def load_spec(key: str) -> JobSpec | None:
-        raw = await client.hget(keys.desired(), key)
-        return JobSpec.from_json(raw) if raw is not None else None
-
     async def heartbeat(beat: Heartbeat) -> None:
         send_heartbeat(beat.to_dict())
 
     job = StreamJob(
         job_key,
         lease=Lease(client, keys.lease(job_key), int(settings.lease_ttl_s * 1000), token),
-        load_spec=load_spec,
+        load_spec=partial(load_spec, client, keys),
         sink=TickWriter(client, keys),
         send_heartbeat=heartbeat,
         credentials=credentials_from_env,

@@ -9,10 +9,13 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
+from service.desired import load_spec
 from service.keys import Keys
 from service.simulator import Simulator, ccxt_params
 from service.store import TickWriter
@@ -50,8 +53,10 @@ class Harness:
         await self.client.aclose()
 
     async def put_spec(self, spec: JobSpec) -> None:
+        """Desire ``spec``, marking the desired state as present (as the beat does)."""
         assert self.client is not None
         await self.client.hset(self.keys.desired(), spec.job_key, spec.to_json())
+        await self.client.set(self.keys.desired_marker(), "1")
 
     async def remove_spec(self, job_key: str) -> None:
         assert self.client is not None
@@ -61,17 +66,13 @@ class Harness:
         assert self.client is not None
         client = self.client
 
-        async def load_spec(key: str) -> JobSpec | None:
-            raw = await client.hget(self.keys.desired(), key)
-            return JobSpec.from_json(raw) if raw is not None else None
-
         async def heartbeat(beat: Heartbeat) -> None:
             self.heartbeats.append(beat)
 
         return StreamJob(
             job_key,
             lease=Lease(client, self.keys.lease(job_key), int(self.config.lease_ttl_s * 1000)),
-            load_spec=load_spec,
+            load_spec=partial(load_spec, client, self.keys),
             sink=TickWriter(client, self.keys),
             send_heartbeat=heartbeat,
             credentials=credentials_from_env,
@@ -151,3 +152,19 @@ async def streaming(
         async with running(job) as task:
             await wait_for(lambda: all_ticked(h, "sim", sim.symbols), 10, "every symbol")
             yield Streaming(sim, h, job, task)
+
+
+async def mismatched(h: Harness, sim: Simulator, out: list[str]) -> bool:
+    """True when every stored tick equals the last frame ``sim`` sent; else lists the others."""
+    fields = ("bid", "ask", "last", "timestamp")
+    try:
+        last_sent, board = sim.last_sent, await h.board("sim")
+    except redis.ConnectionError as exc:  # a pooled connection to a restarted server
+        out[:] = [f"the board (Redis: {exc})"]
+        return False
+    out[:] = [
+        s
+        for s in sim.symbols
+        if s not in board or any(board[s][f] != last_sent[s][f] for f in fields)
+    ]
+    return not out

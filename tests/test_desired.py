@@ -1,4 +1,4 @@
-"""DesiredState against a real Redis: generations move only when content changes."""
+"""DesiredState against a real Redis: generations move only when content changes; the marker."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from dataclasses import replace
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
-from service.desired import DesiredState
+from service.desired import DesiredState, load_spec
 from service.errors import StoreError
 from service.keys import Keys
 from workers.spec import JobSpec
+from workers.states import SpecMissing
 
 
 def spec(key: str = "binance", symbols: tuple[str, ...] = ("BTC/USDT",)) -> JobSpec:
@@ -73,3 +75,39 @@ def test_an_unreachable_redis_raises_store_error(keys: Keys) -> None:
     client = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
     with pytest.raises(StoreError, match="reading the desired state"):
         DesiredState(client, keys).all()
+
+
+def test_the_marker_comes_only_with_a_whole_restore_never_with_partial_writes(
+    desired: DesiredState, redis_client: redis.Redis, keys: Keys
+) -> None:
+    # A partial write landing on a Redis that lost everything must not make the
+    # other jobs' missing keys look removed.
+    stored = desired.put_many([spec("a"), spec("b")])
+    desired.remove("a")
+    assert not desired.present()
+    assert desired.restore({"b": replace(stored["b"], generation=9)})
+    assert desired.present() and desired.all() == {"b": replace(stored["b"], generation=9)}
+    # The counter is raised past every restored generation: no number is reused.
+    assert desired.put(spec("c")).generation == 10
+
+
+def test_a_restore_changes_nothing_while_the_marker_is_there(desired: DesiredState) -> None:
+    assert desired.restore({"a": spec("a")})
+    assert not desired.restore({"z": spec("z")})
+    assert desired.job_keys() == ["a"]
+
+
+async def test_a_job_tells_its_removed_key_from_a_lost_desired_state(
+    redis_url: str, keys: Keys, desired: DesiredState
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert await load_spec(client, keys, "a") == SpecMissing.STATE_LOST
+        desired.restore({"a": spec("a"), "b": spec("b")})
+        assert await load_spec(client, keys, "a") == spec("a")
+        desired.remove("a")
+        assert await load_spec(client, keys, "a") == SpecMissing.REMOVED
+        desired.remove("b")  # the last key: the hash is gone, the marker stays
+        assert await load_spec(client, keys, "b") == SpecMissing.REMOVED
+    finally:
+        await client.aclose()

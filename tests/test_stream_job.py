@@ -11,7 +11,16 @@ from structlog.testing import capture_logs
 
 from service.keys import Keys
 from service.simulator import Simulator
-from tests.stream_harness import FAST, Harness, all_ticked, running, spec_for, streaming, wait_for
+from tests.stream_harness import (
+    FAST,
+    Harness,
+    all_ticked,
+    mismatched,
+    running,
+    spec_for,
+    streaming,
+    wait_for,
+)
 
 
 async def test_the_job_streams_every_symbol_into_redis_and_heartbeats(
@@ -47,22 +56,10 @@ async def test_every_stored_tick_equals_the_last_frame_sent_at_full_rate(
             sent_total = sim.feed.events_sent
             # Frames still in the socket buffers are parsed after the pause: wait
             # until the job has caught up, then every stored value must be the last.
-            await wait_for(lambda: _mismatched(h, sim, []), 20, "the store to catch up")
+            await wait_for(lambda: mismatched(h, sim, []), 20, "the store to catch up")
             assert sent_total > 2000, "the simulator did not run at a meaningful rate"
-            mismatched: list[str] = []
-            assert await _mismatched(h, sim, mismatched) and mismatched == []
-
-
-async def _mismatched(h: Harness, sim: Simulator, out: list[str]) -> bool:
-    """True when every stored tick equals the last frame sent; else lists the others."""
-    fields = ("bid", "ask", "last", "timestamp")
-    last_sent, board = sim.last_sent, await h.board("sim")
-    out[:] = [
-        s
-        for s in sim.symbols
-        if s not in board or any(board[s][f] != last_sent[s][f] for f in fields)
-    ]
-    return not out
+            others: list[str] = []
+            assert await mismatched(h, sim, others) and others == []
 
 
 async def test_a_second_run_of_the_same_job_key_returns_at_once(redis_url: str, keys: Keys) -> None:

@@ -33,6 +33,28 @@ class StopReason(StrEnum):
     LEASE_HELD_ELSEWHERE = "lease-held-elsewhere"
     NOT_DESIRED = "not-desired"
     LEASE_LOST = "lease-lost"
-    LEASE_EXPIRED = "lease-expired"
     WORKER_STOPPING = "worker-stopping"
     FINISHED = "finished"
+
+
+class SpecMissing(StrEnum):
+    """Why a job found no desired spec under its key.
+
+    ``REMOVED``: the beat took the key out (the desired-state marker is there):
+    the job stops. ``STATE_LOST``: the marker is gone too, so Redis lost the
+    whole desired state (restarted empty): the job keeps streaming its last
+    spec until the beat restores it.
+    """
+
+    REMOVED = "removed"
+    STATE_LOST = "state-lost"
+
+
+class LeaseHold(StrEnum):
+    """What renewing a lease found: ours (``RENEWED``), gone and taken back
+    (``RETAKEN``: Redis lost it, or the job stalled past its ttl and nobody took
+    it meanwhile), or another run's (``LOST``)."""
+
+    RENEWED = "renewed"
+    RETAKEN = "retaken"
+    LOST = "lost"

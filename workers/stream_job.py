@@ -6,13 +6,20 @@ Four tasks share one event loop:
   rebuild closes it and builds another after a capped, jittered backoff;
 - ``_write``: wakes when readers saw frames, writes every symbol whose ticker
   changed since it was last written, in one pipeline per batch;
-- ``_supervise``: renews the lease every ttl/3 (stops the job when it is lost),
-  applies desired-state changes, and rebuilds a feed that went stale;
+- ``_supervise``: every second (every ttl/3 if shorter) renews the lease
+  (stops the job when another run holds it), applies desired-state changes,
+  and rebuilds a feed that went stale;
 - ``_heartbeat``: sends a small snapshot every heartbeat interval.
 
-How it stops: a task raises ``StopJob(reason)`` (lease lost or expired, key no
-longer desired, or ``worker_stopping()`` turned true), or the job's task is
-cancelled. Either way ``_stop()``, the one cleanup, sets ``_stopping`` (the
+Redis away does not stop a job: nobody can take its lease meanwhile, the feed
+stays open and the outbox keeps the latest tick per symbol. When Redis answers
+again the job takes its lease back if the key is gone (Redis restarted empty),
+writes what it held, and heartbeats at once. If the whole desired state is gone
+too (no marker), it streams its last spec until the beat restores it.
+
+How it stops: a task raises ``StopJob(reason)`` (lease held by another run, key
+removed from the desired state, or ``worker_stopping()`` turned true), or the
+job's task is cancelled. Either way ``_stop()``, the one cleanup, sets ``_stopping`` (the
 flag every loop checks), cancels the tasks, releases the lease and sends the
 final ``JobState.STOPPED`` heartbeat; ``run()`` returns the ``StopReason``.
 """
@@ -38,11 +45,15 @@ from workers.heartbeat import Heartbeat
 from workers.lease import Lease
 from workers.outbox import Outbox
 from workers.spec import JobSpec
-from workers.states import JobState, StopReason
+from workers.states import JobState, LeaseHold, SpecMissing, StopReason
 from workers.stats import JobStats
 
 log = structlog.stdlib.get_logger(__name__)
 STOP_TIMEOUT_S = 2.0  # how long _stop() waits for the cancelled tasks
+# Supervision's period at most: an edit streams, and a restarted Redis gets the
+# lease back, within a second.
+SUPERVISE_TICK_S = 1.0
+LoadSpec = Callable[[str], Awaitable[JobSpec | SpecMissing]]
 
 
 class TickSink(Protocol):
@@ -84,7 +95,7 @@ class StreamJob:
         job_key: str,
         *,
         lease: Lease,
-        load_spec: Callable[[str], Awaitable[JobSpec | None]],
+        load_spec: LoadSpec,
         sink: TickSink,
         send_heartbeat: Callable[[Heartbeat], Awaitable[None]],
         credentials: Callable[[str], dict[str, str]],
@@ -108,6 +119,10 @@ class StreamJob:
         self.feed: Feed | None = None
         self._rebuild = asyncio.Event()
         self._stopping = False  # set by _stop(); every loop checks it
+        self._beat_now = asyncio.Event()  # heartbeat at once (Redis answers again)
+        self.redis_down_since: float | None = None  # monotonic, while Redis fails
+        self._writes_failing = False
+        self._writes_held = False
         self.outbox = Outbox(job_key)
 
     async def run(self) -> StopReason:
@@ -125,9 +140,10 @@ class StreamJob:
             return StopReason.LEASE_HELD_ELSEWHERE
         tasks: list[asyncio.Future[None]] = []
         try:
-            self.spec = await self.load_spec(self.job_key)
-            if self.spec is None:
+            found = await self.load_spec(self.job_key)
+            if not isinstance(found, JobSpec):
                 raise StopJob(StopReason.NOT_DESIRED)
+            self.spec = found
             tasks = [
                 asyncio.ensure_future(coro)
                 for coro in (self._stream(), self._write(), self._supervise(), self._heartbeat())
@@ -152,6 +168,7 @@ class StreamJob:
         """
         self._stopping = True
         self.outbox.ready.set()
+        self._beat_now.set()
         self._rebuild.set()
         for task in tasks:
             task.cancel()
@@ -233,6 +250,9 @@ class StreamJob:
             # redis-py may swallow a cancel that lands inside a pipeline: check each turn.
             raise_if_cancelling()
             await outbox.ready.wait()
+            if not self._may_write():
+                await asyncio.sleep(0.1)  # the outbox keeps the latest per symbol meanwhile
+                continue
             outbox.ready.clear()
             batch = outbox.take()
             if batch and not await self._store(batch):
@@ -240,16 +260,34 @@ class StreamJob:
                 await asyncio.sleep(0.5)
                 continue
             removed = outbox.take_removed()
-            if removed:
-                await self.sink.remove(self.outbox.exchange, removed)
+            if removed and not await self._remove(removed):
+                outbox.removed |= set(removed)
+                await asyncio.sleep(0.5)
+
+    def _may_write(self) -> bool:
+        """Only while the lease is surely ours: after a stall past its ttl a successor
+        may hold it, and two writers of one job must never overlap."""
+        valid = self.lease.valid()
+        if valid == self._writes_held:
+            self._writes_held = not valid
+            if valid:
+                log.info("writes resumed, lease renewed")
+            else:
+                log.warning("writes held until the lease is renewed")
+        return valid
 
     async def _store(self, batch: list[dict[str, Any]]) -> bool:
         try:
             await self.sink.write(self.outbox.exchange, batch)
         except Exception as exc:
             # Redis away: the outbox keeps the latest per symbol; try again soon.
-            log.warning("tick write failed", error=str(exc))
+            if not self._writes_failing:  # once per outage, not every half second
+                log.warning("tick write failed, holding the latest per symbol", error=str(exc))
+            self._writes_failing = True
             return False
+        if self._writes_failing:
+            self._writes_failing = False
+            log.info("tick writes resumed", ticks=len(batch))
         self.stats.record_batch(batch)
         self.backoff.healthy()
         if self.backoff.attempts == 0:
@@ -258,30 +296,53 @@ class StreamJob:
             self.state = JobState.STREAMING
         return True
 
+    async def _remove(self, symbols: list[str]) -> bool:
+        try:
+            await self.sink.remove(self.outbox.exchange, symbols)
+        except Exception as exc:
+            log.warning("tick removal failed", error=str(exc))
+            return False
+        return True
+
     # -- supervision -------------------------------------------------------------
     async def _supervise(self) -> None:
-        renew_every_s = self.config.lease_ttl_s / 3
-        last_renewed = time.monotonic()
+        tick_s = min(SUPERVISE_TICK_S, self.config.lease_ttl_s / 3)
         while not self._stopping:
-            await asyncio.sleep(min(renew_every_s, 1.0))
+            await asyncio.sleep(tick_s)
             if self.worker_stopping():
                 raise StopJob(StopReason.WORKER_STOPPING)
             self._watchdog()
             try:
-                if time.monotonic() - last_renewed >= renew_every_s:
-                    if not await self.lease.renew():
-                        raise StopJob(StopReason.LEASE_LOST)
-                    last_renewed = time.monotonic()
-                # Every wake-up, not only at renewals: an edit streams within a second.
+                await self._hold_lease()
+                # Every tick, not only at renewals: an edit streams within a second.
                 await self._follow_spec(await self.load_spec(self.job_key))
             except StopJob:
                 raise
             except Exception as exc:
                 raise_if_cancelling()
-                # Redis away: retry until the lease would lapse.
-                log.warning("lease renewal failed", error=str(exc))
-                if time.monotonic() - last_renewed >= self.config.lease_ttl_s:
-                    raise StopJob(StopReason.LEASE_EXPIRED) from exc
+                self._redis_failed(exc)
+            else:
+                self._redis_answered()
+
+    async def _hold_lease(self) -> None:
+        held = await self.lease.renew()
+        if held == LeaseHold.LOST:
+            raise StopJob(StopReason.LEASE_LOST)
+        if held == LeaseHold.RETAKEN:
+            log.warning("lease taken back: its key was gone (Redis restarted, or a long stall)")
+
+    def _redis_failed(self, exc: Exception) -> None:
+        """Redis away: stream on. Nobody can take the lease while Redis does not answer."""
+        if self.redis_down_since is None:
+            self.redis_down_since = time.monotonic()
+            log.warning("redis unreachable, streaming on", error=str(exc))
+
+    def _redis_answered(self) -> None:
+        if self.redis_down_since is not None:
+            down_s = time.monotonic() - self.redis_down_since
+            self.redis_down_since = None
+            log.info("redis answers again", down_s=round(down_s, 1))
+            self._beat_now.set()  # refill the health registry now, not in up to N s
 
     def _watchdog(self) -> None:
         """ccxt can stall without raising: rebuild a subscribed feed that went quiet."""
@@ -299,14 +360,21 @@ class StreamJob:
             log.warning("feed stale, reconnecting", quiet_s=round(quiet_s, 1))
             self._rebuild.set()
 
-    async def _follow_spec(self, spec: JobSpec | None) -> None:
-        if spec is None:
+    async def _follow_spec(self, found: JobSpec | SpecMissing) -> None:
+        if found == SpecMissing.REMOVED:
             raise StopJob(StopReason.NOT_DESIRED)
-        current = self.spec
+        if not isinstance(found, JobSpec):
+            # Redis lost the whole desired state: keep the last spec until the beat restores it.
+            return
+        spec, current = found, self.spec
         assert current is not None
-        if spec.generation == current.generation:
+        if spec == current:
             return
         self.spec = spec
+        # Content decides, not the number alone: a beat that rebuilt a lost desired
+        # state from the database numbers generations afresh.
+        if spec.same_content(current):
+            return
         log.info("desired state changed", generation=spec.generation)
         if spec.client_config() != current.client_config() or self.feed is None:
             self._rebuild.set()
@@ -329,13 +397,15 @@ class StreamJob:
     # -- heartbeats --------------------------------------------------------------
     async def _heartbeat(self) -> None:
         while not self._stopping:
+            self._beat_now.clear()  # before sending: a wake-up during the send is kept
             try:
                 await self.send_heartbeat(self.heartbeat())
             except Exception as exc:
                 raise_if_cancelling()
                 # Health is best effort; streaming goes on.
                 log.warning("heartbeat failed", error=str(exc))
-            await asyncio.sleep(self.config.heartbeat_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._beat_now.wait(), self.config.heartbeat_interval_s)
 
     def heartbeat(self) -> Heartbeat:
         spec, feed = self.spec, self.feed

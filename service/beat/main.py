@@ -32,7 +32,7 @@ from service.beat.pg_listen import PostgresEdits, is_postgres
 from service.beat.reconcile import ReconcileOptions
 from service.beat.runner import Beat
 from service.beat.status import PassKind
-from service.beat.supervise import Enqueue, pending_ttl_s
+from service.beat.supervise import Enqueue, pending_ttl_s, restore_hold_off_s
 from service.beat.wakeup import Wakeup, reconcile_now
 from service.errors import TickerServiceError
 from service.health import check_transitions
@@ -87,13 +87,15 @@ def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> Backgrou
             misfire_grace_time=max(1, int(interval)),
         )
     # Jobs that stop heartbeating altogether turn "down" only when someone looks:
-    # the beat looks every supervision interval, so the alert is logged in time.
+    # the beat looks every supervision interval, so the alert is logged in time;
+    # no more often than heartbeats arrive (it reads the whole registry).
+    health_every_s = max(settings.supervise_interval_s, settings.heartbeat_interval_s)
     scheduler.add_job(
         _health_check(beat, settings),
         "interval",
         id="health",
-        seconds=settings.supervise_interval_s,
-        misfire_grace_time=max(1, int(settings.supervise_interval_s)),
+        seconds=health_every_s,
+        misfire_grace_time=max(1, int(health_every_s)),
     )
     return scheduler
 
@@ -120,6 +122,7 @@ def build_beat(settings: Settings, enqueue: Enqueue) -> tuple[Beat, float]:
         shard_size=settings.shard_size,
         allow=settings.daemon_exchanges,
         pending_ttl_s=pending_ttl_s(settings.lease_ttl_s),
+        restore_hold_off_s=restore_hold_off_s(settings.lease_ttl_s),
         check_exchange=check_exchange_row,
         check_symbol=validate_symbol,
     )

@@ -3,7 +3,9 @@
 The database is read first, so an outage leaves the desired state (and with
 it every running stream) untouched. Only specs whose content changed are
 written, each with a new generation; jobs that should stop leave the desired
-state (a running job sees that and returns).
+state (a running job sees that and returns). When the desired-state marker is
+missing (the first reconcile ever, or Redis lost its data) the whole state is
+then written again with the marker, in one script.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from service.beat.plan import ExchangeCheck, Plan, SymbolCheck, plan
 from service.beat.supervise import Enqueue, Supervision, supervise
 from service.db import snapshot, validation
 from service.desired import DesiredState
+from workers.spec import JobSpec
 
 # Returns the enabled exchanges: the database source's ``LoadedRows`` also carries
 # the rows it could not read, which the plan reports with its own skipped rows.
@@ -23,10 +26,11 @@ Load = Callable[[], Iterable[snapshot.ExchangeSnapshot]]
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """The applied plan and the supervision that followed it."""
+    """The applied plan, the whole desired state it left and the supervision that followed."""
 
     plan: Plan
     supervision: Supervision
+    desired: dict[str, JobSpec]
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class ReconcileOptions:
     shard_size: int
     allow: frozenset[str] | None
     pending_ttl_s: float
+    # How long restored jobs are not enqueued after Redis lost the desired state.
+    restore_hold_off_s: float = 0.0
     check_exchange: ExchangeCheck = snapshot.check_exchange
     check_symbol: SymbolCheck = validation.validate_symbol
 
@@ -57,14 +63,17 @@ def reconcile(
         check_exchange=options.check_exchange,
         check_symbol=options.check_symbol,
     )
-    desired.put_many(result.put)
+    written = desired.put_many(result.put)
     desired.remove_many(result.remove)
-    job_keys = sorted((set(running) - set(result.remove)) | {s.job_key for s in result.put})
+    removed = set(result.remove)
+    state = {k: spec for k, spec in running.items() if k not in removed} | written
+    if not desired.present():
+        desired.restore(state)
     supervision = supervise(
         desired.client,
         desired.keys,
         enqueue,
         pending_ttl_s=options.pending_ttl_s,
-        job_keys=job_keys,
+        job_keys=sorted(state),
     )
-    return Reconciliation(plan=result, supervision=supervision)
+    return Reconciliation(plan=result, supervision=supervision, desired=state)

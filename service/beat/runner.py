@@ -3,6 +3,13 @@
 Each pass runs only while this beat holds the beat lock, catches every error
 (a database or Redis outage must not stop the process: the next tick
 retries), logs one line and records a ``PassStatus`` in ``beat_status``.
+
+The beat remembers the whole desired state its last reconcile left. Every pass
+first checks the desired-state marker: when it is gone (Redis restarted empty)
+the beat writes that state back at once, without the database, and holds off
+enqueueing those jobs for a lease ttl so the ones still streaming take their
+leases back first; the pass's own supervision then re-creates whatever else
+was lost (queued messages, pending markers).
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ import redis
 from service.beat.lock import BeatLock
 from service.beat.reconcile import Load, ReconcileOptions, Reconciliation, reconcile
 from service.beat.status import PassKind, PassOutcome, PassStatus, write_status
-from service.beat.supervise import Enqueue, Supervision, supervise
+from service.beat.supervise import Enqueue, Supervision, hold_off, supervise
 from service.db.skipped import SkippedRow
 from service.desired import DesiredState
 from service.errors import DatabaseError, StoreError, TickerServiceError
 from service.keys import Keys
 from service.logs import get_logger, redact_text
 from workers.clock import now_ms
+from workers.spec import JobSpec
 
 log = get_logger(__name__)
 
@@ -66,6 +74,8 @@ class Beat:
         # it shuts down.)
         self.reconcile_due = False
         self._reconciling = threading.Lock()
+        # The desired state the last reconcile left: what to restore if Redis loses it.
+        self.last_desired: dict[str, JobSpec] | None = None
 
     def lock_tick(self) -> bool:
         """Take or renew the beat lock; returns whether this beat is active."""
@@ -74,7 +84,10 @@ class Beat:
         was_active = self.active
         try:
             self.active = self.lock.hold()
-        except StoreError as exc:
+            if not self.active:
+                # Another beat leads: its writes supersede what this one remembers.
+                self.last_desired = None
+        except StoreError as exc:  # Redis away: the memory is what restores it after
             self.active = False
             log.warning("beat lock failed", beat_id=self.beat_id, error=str(exc))
         if self.active and not was_active:
@@ -106,7 +119,9 @@ class Beat:
 
     def _reconcile(self) -> _Outcome:
         self.reconcile_due = False  # a failed one is retried at the regular interval
+        self._restore_if_lost()  # before planning against what may be an empty Redis
         done = reconcile(self.load, self.desired, self.enqueue, self.options)
+        self.last_desired = done.desired
         _log_reconcile(done)
         return _Outcome(
             jobs=done.plan.jobs,
@@ -116,10 +131,27 @@ class Beat:
         )
 
     def _supervise(self) -> _Outcome:
+        # A reconcile in progress writes the whole state itself if the marker is gone;
+        # restoring older memory beside it could overwrite what it just wrote.
+        if self._reconciling.acquire(blocking=False):
+            try:
+                self._restore_if_lost()
+            finally:
+                self._reconciling.release()
         done = supervise(
             self.client, self.keys, self.enqueue, pending_ttl_s=self.options.pending_ttl_s
         )
         return _Outcome(jobs=done.jobs, enqueued=len(done.enqueued), error=_enqueue_error(done))
+
+    def _restore_if_lost(self) -> None:
+        """Write the remembered desired state back if its marker is gone. Raises StoreError."""
+        specs = self.last_desired
+        if specs is None or self.desired.present():
+            return
+        # Pending markers first: no pass may enqueue before the streaming jobs re-lease.
+        hold_off(self.client, self.keys, sorted(specs), self.options.restore_hold_off_s)
+        if self.desired.restore(specs):
+            log.warning("desired state lost, restored", jobs=len(specs), beat_id=self.beat_id)
 
     def _run(self, kind: PassKind, body: Callable[[], _Outcome]) -> PassStatus | None:
         if not self._still_active():

@@ -36,6 +36,27 @@ def pending_ttl_s(lease_ttl_s: float) -> float:
     return max(30.0, 4 * lease_ttl_s)
 
 
+def restore_hold_off_s(lease_ttl_s: float) -> float:
+    """How long a restored job is not enqueued: one LEASE_TTL_S.
+
+    When Redis restarted empty the jobs that kept streaming take their leases
+    back within a supervision tick (a second) of Redis answering; until then
+    their lease keys are missing and a supervision pass would enqueue a
+    duplicate that races them for the lease. A job whose worker died during the
+    outage is enqueued once this hold-off ends, one ttl later than otherwise.
+    """
+    return lease_ttl_s
+
+
+def hold_off(client: redis.Redis, keys: Keys, job_keys: Sequence[str], ttl_s: float) -> None:
+    """Keep supervision from enqueueing ``job_keys`` for ``ttl_s`` (their pending markers,
+    set only where none is). Raises StoreError."""
+    try:
+        _claim(client, keys, list(job_keys), ttl_s)
+    except redis.RedisError as exc:
+        raise StoreError(f"holding off {len(job_keys)} jobs: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Supervision:
     """What one supervision pass saw and did."""

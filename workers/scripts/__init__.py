@@ -42,7 +42,9 @@ class LuaScript:
 
 # Delete a key only while it holds our token (leases, the beat lock).
 COMPARE_AND_DELETE = LuaScript("compare_and_delete")
-# Reset a key's ttl only while it holds our token.
-COMPARE_AND_RENEW = LuaScript("compare_and_renew")
-# Renew a key while it holds our token, or take it when it is free (the beat lock).
+# Renew a key while it holds our token, or take it when it is free (leases, the beat lock).
 HOLD_LOCK = LuaScript("hold_lock")
+# A job's desired spec, or whether the desired state (its marker) exists.
+READ_SPEC = LuaScript("read_spec")
+# The whole desired state with its marker, when the marker is absent.
+RESTORE_DESIRED = LuaScript("restore_desired")
