@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from service import actors
 from service.beat.supervise import supervise
 from service.broker import add_service_middleware
+from service.desired import DesiredState
 from service.keys import Keys
 from service.running_jobs import Refusal
 from service.simulator.testing import SimulatorThread
@@ -139,9 +140,12 @@ def simulator() -> Iterator[SimulatorThread]:
 def desire(client: redis.Redis, keys: Keys, sim: SimulatorThread, *names: str) -> None:
     """Desire one job per name, each its own exchange streamed from ``sim``."""
     symbols = tuple(sorted(sim.client.last()))
-    for name in names:
-        spec = JobSpec(name, name, "binance", symbols, ccxt_params=sim.ccxt_params, generation=1)
-        client.hset(keys.desired(), name, spec.to_json())
+    # As the beat writes it (with the desired-state marker), so that removing one key
+    # later stops that job instead of reading as a lost desired state.
+    DesiredState(client, keys).put_many(
+        JobSpec(name, name, "binance", symbols, ccxt_params=sim.ccxt_params) for name in names
+    )
+    client.set(keys.desired_marker(), "1")
 
 
 def stream_a_full_process(
@@ -186,7 +190,7 @@ def test_a_full_process_declines_and_supervision_enqueues_the_job_again(
     ]
     assert not redis_client.exists(keys.lease("extra"), keys.pending("extra"))
     # A slot frees up (ex0 is no longer desired); the next pass sends "extra" again.
-    redis_client.hdel(keys.desired(), "ex0")
+    DesiredState(redis_client, keys).remove("ex0")
     wait_until(lambda: "ex0" not in actors.running_jobs().job_keys(), 10, "ex0 to stop")
     passed = supervise(redis_client, keys, actors.stream_exchange.send, pending_ttl_s=60)
     assert passed.enqueued == ("extra",)
