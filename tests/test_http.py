@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -227,23 +226,25 @@ async def _fetch(app: web.Application, path: str) -> tuple[int, str]:
             return response.status, await response.text()
 
 
-def test_an_internal_error_is_a_500_json_without_a_traceback(redis_client: redis.Redis) -> None:
+async def test_an_internal_error_is_a_500_json_without_a_traceback(
+    redis_client: redis.Redis,
+) -> None:
     async def broken(_request: web.Request) -> web.Response:
         raise RuntimeError("secret internals")
 
     app = create_app(Settings(), client=redis_client, check_transitions_every=False)
     app.router.add_get("/broken", broken)
-    status, body = asyncio.run(_fetch(app, "/broken"))
+    status, body = await _fetch(app, "/broken")
     assert (status, json.loads(body)) == (500, {"error": "internal error", "status": 500})
 
 
-def test_a_redis_that_does_not_answer_makes_healthz_503_and_metrics_say_so() -> None:
+async def test_a_redis_that_does_not_answer_makes_healthz_503_and_metrics_say_so() -> None:
     settings = Settings(redis_url="redis://127.0.0.1:1/0")
     app = create_app(settings, check_transitions_every=False)
-    status, body = asyncio.run(_fetch(app, "/healthz"))
+    status, body = await _fetch(app, "/healthz")
     assert (status, json.loads(body)["error"]) == (503, "the Redis store does not answer")
     app = create_app(settings, check_transitions_every=False)
-    status, body = asyncio.run(_fetch(app, "/metrics"))
+    status, body = await _fetch(app, "/metrics")
     assert status == 200 and "ticker_registry_up 0.0" in body
 
 

@@ -10,7 +10,6 @@ started with ``--replay``, a Dramatiq worker, and ``ticker-service price --json`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -85,7 +84,7 @@ def spec_for(case: TickerCase, sim: Simulator | SimulatorProcess) -> JobSpec:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_every_unified_field_of_a_recorded_frame_is_stored_as_ccxt_parses_it(
+async def test_every_unified_field_of_a_recorded_frame_is_stored_as_ccxt_parses_it(
     case: TickerCase, redis_url: str, keys: Keys, redis_client: redis.Redis
 ) -> None:
     reader = TickReader(redis_client, keys, stale_after_s=60)
@@ -97,21 +96,18 @@ def test_every_unified_field_of_a_recorded_frame_is_stored_as_ccxt_parses_it(
             for symbol in case.symbols
         )
 
-    async def scenario() -> dict[str, Any]:
-        nonlocal spec
-        async with (
-            Simulator(case.exchange, symbols=case.markets, replay=case.streams) as sim,
-            Harness(redis_url, keys, config=CONFIG) as h,
-        ):
-            spec = spec_for(case, sim)
-            await h.put_spec(spec)
-            async with running(h.job(spec.job_key)):
-                # on a timeout, the comparison below says which fields differ
-                with contextlib.suppress(AssertionError):
-                    await wait_for(stored_as_expected, 5, "the last recorded frame stored")
-                return await read_over_http(redis_url, keys, spec.exchange, case.symbols)
+    async with (
+        Simulator(case.exchange, symbols=case.markets, replay=case.streams) as sim,
+        Harness(redis_url, keys, config=CONFIG) as h,
+    ):
+        spec = spec_for(case, sim)
+        await h.put_spec(spec)
+        async with running(h.job(spec.job_key)):
+            # on a timeout, the comparison below says which fields differ
+            with contextlib.suppress(AssertionError):
+                await wait_for(stored_as_expected, 5, "the last recorded frame stored")
+            served = await read_over_http(redis_url, keys, spec.exchange, case.symbols)
 
-    served = asyncio.run(scenario())
     for symbol in case.symbols:
         stored = reader.get(spec.exchange, symbol)
         assert differences(stored, case.expected[symbol]) == {}, symbol

@@ -31,51 +31,43 @@ async def watch_until(exchange: Any, case: TickerCase, symbol: str) -> dict[str,
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_a_new_subscriber_gets_the_recorded_frames_and_ccxt_parses_them_as_recorded(
+async def test_a_new_subscriber_gets_the_recorded_frames_and_ccxt_parses_them_as_recorded(
     case: TickerCase,
 ) -> None:
-    async def scenario() -> None:
-        async with Simulator(case.exchange, symbols=case.markets, replay=case.streams) as sim:
-            exchange = getattr(ccxt.pro, case.exchange)(
-                ccxt_params(case.exchange, sim.host, sim.port)
-            )
-            try:
-                for symbol in case.symbols:
-                    # the whole parse, info (the raw frame) and datetime included
-                    assert await watch_until(exchange, case, symbol) == case.expected[symbol]
-            finally:
-                await exchange.close()
-            assert sim.state()["replayed_streams"] == sorted(case.streams)
-
-    asyncio.run(scenario())
+    async with Simulator(case.exchange, symbols=case.markets, replay=case.streams) as sim:
+        exchange = getattr(ccxt.pro, case.exchange)(ccxt_params(case.exchange, sim.host, sim.port))
+        try:
+            for symbol in case.symbols:
+                # the whole parse, info (the raw frame) and datetime included
+                assert await watch_until(exchange, case, symbol) == case.expected[symbol]
+        finally:
+            await exchange.close()
+        assert sim.state()["replayed_streams"] == sorted(case.streams)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_a_replay_posted_to_the_control_api_replaces_what_a_subscriber_gets(
+async def test_a_replay_posted_to_the_control_api_replaces_what_a_subscriber_gets(
     case: TickerCase,
 ) -> None:
     # The default market (a count of symbols) lists BTC/USDT with the exchange's real tick.
     (stream, frames), symbol = next(iter(case.streams.items())), case.symbols[0]
 
-    async def scenario() -> None:
-        async with Simulator(case.exchange, symbols=3, rate=20) as sim:
-            params = ccxt_params(case.exchange, sim.host, sim.port)
-            exchange = getattr(ccxt.pro, case.exchange)(params)
-            try:
-                generated = await exchange.watch_ticker(symbol, case.watch_params)
-                assert generated["timestamp"] != case.expected[symbol]["timestamp"]
-                async with aiohttp.ClientSession() as session:
-                    body = {"stream": stream, "frames": frames}
-                    async with session.post(f"{sim.url}/_sim/replay", json=body) as response:
-                        assert await response.json() == {"stream": stream, "subscribers": 1}
-                assert await watch_until(exchange, case, symbol) == case.expected[symbol]
-                sent = sim.feed.events_sent
-                await asyncio.sleep(0.3)  # a replayed stream sends nothing else
-                assert sim.feed.events_sent == sent
-            finally:
-                await exchange.close()
-
-    asyncio.run(scenario())
+    async with Simulator(case.exchange, symbols=3, rate=20) as sim:
+        params = ccxt_params(case.exchange, sim.host, sim.port)
+        exchange = getattr(ccxt.pro, case.exchange)(params)
+        try:
+            generated = await exchange.watch_ticker(symbol, case.watch_params)
+            assert generated["timestamp"] != case.expected[symbol]["timestamp"]
+            async with aiohttp.ClientSession() as session:
+                body = {"stream": stream, "frames": frames}
+                async with session.post(f"{sim.url}/_sim/replay", json=body) as response:
+                    assert await response.json() == {"stream": stream, "subscribers": 1}
+            assert await watch_until(exchange, case, symbol) == case.expected[symbol]
+            sent = sim.feed.events_sent
+            await asyncio.sleep(0.3)  # a replayed stream sends nothing else
+            assert sim.feed.events_sent == sent
+        finally:
+            await exchange.close()
 
 
 @pytest.mark.parametrize(
@@ -88,33 +80,27 @@ def test_a_replay_posted_to_the_control_api_replaces_what_a_subscriber_gets(
         (b'{"stream": "btcusdt@ticker", "frames": [{}, 5]}', "frame 1: expected an object"),
     ],
 )
-def test_a_bad_replay_is_refused_with_its_reason_and_changes_nothing(
+async def test_a_bad_replay_is_refused_with_its_reason_and_changes_nothing(
     body: bytes, reason: str
 ) -> None:
-    async def scenario() -> None:
-        async with Simulator("binance", symbols=1) as sim, aiohttp.ClientSession() as session:
-            async with session.post(f"{sim.url}/_sim/replay", data=body) as response:
-                assert response.status == 400
-                assert reason in (await response.json())["error"]
-            assert sim.state()["replayed_streams"] == []
-
-    asyncio.run(scenario())
+    async with Simulator("binance", symbols=1) as sim, aiohttp.ClientSession() as session:
+        async with session.post(f"{sim.url}/_sim/replay", data=body) as response:
+            assert response.status == 400
+            assert reason in (await response.json())["error"]
+        assert sim.state()["replayed_streams"] == []
 
 
 @pytest.mark.parametrize(("protocol", "tick"), [("binance", 0.01), ("okx", 0.1)])
-def test_named_symbols_are_listed_with_their_price_tick(protocol: str, tick: float) -> None:
-    async def scenario() -> None:
-        symbols = [f"BTC/USDT={tick}", "ETH/BTC"]
-        async with Simulator(protocol, symbols=symbols) as sim:
-            exchange = getattr(ccxt.pro, protocol)(ccxt_params(protocol, sim.host, sim.port))
-            try:
-                markets = await exchange.load_markets()
-            finally:
-                await exchange.close()
-            assert sorted(markets) == ["BTC/USDT", "ETH/BTC"]
-            assert markets["BTC/USDT"]["precision"]["price"] == tick
-
-    asyncio.run(scenario())
+async def test_named_symbols_are_listed_with_their_price_tick(protocol: str, tick: float) -> None:
+    symbols = [f"BTC/USDT={tick}", "ETH/BTC"]
+    async with Simulator(protocol, symbols=symbols) as sim:
+        exchange = getattr(ccxt.pro, protocol)(ccxt_params(protocol, sim.host, sim.port))
+        try:
+            markets = await exchange.load_markets()
+        finally:
+            await exchange.close()
+        assert sorted(markets) == ["BTC/USDT", "ETH/BTC"]
+        assert markets["BTC/USDT"]["precision"]["price"] == tick
 
 
 @pytest.mark.parametrize("symbols", [["btc/usdt"], ["BTC/USDT:USDT"], ["BTC/USDT=0.5"], []])
