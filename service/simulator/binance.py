@@ -229,14 +229,20 @@ class BinanceProtocol(ExchangeProtocol):
 
     def refusal(self, verdict: Verdict) -> web.Response:
         if verdict.admission == Admission.BANNED:
-            status, msg = 418, (
-                f"Way too much request weight used; IP banned until {verdict.banned_until_ms}. "
-                "Please use WebSocket Streams for live updates to avoid bans."
+            status, msg = (
+                418,
+                (
+                    f"Way too much request weight used; IP banned until {verdict.banned_until_ms}. "
+                    "Please use WebSocket Streams for live updates to avoid bans."
+                ),
             )
         else:
-            status, msg = 429, (
-                "Too many requests; current limit of IP is exceeded. Please use WebSocket "
-                "Streams for live updates to avoid polling the API."
+            status, msg = (
+                429,
+                (
+                    "Too many requests; current limit of IP is exceeded. Please use WebSocket "
+                    "Streams for live updates to avoid polling the API."
+                ),
             )
         response = error_response(-1003, msg, status)
         response.headers["Retry-After"] = str(verdict.retry_after_s)
