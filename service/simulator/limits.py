@@ -109,8 +109,12 @@ class RequestBudget:
             count.banned += 1
             return self._banned(used, now_ms)
         if self.weight is not None and used + weight > self.weight:
-            count.limited += 1
-            return self._limit(used, now_ms)
+            verdict = self._limit(used, now_ms)
+            if verdict.admission == Admission.BANNED:
+                count.banned += 1
+            else:
+                count.limited += 1
+            return verdict
         self.used[start] = used + weight
         count.weight += weight
         return Verdict(Admission.ALLOWED, used + weight)
