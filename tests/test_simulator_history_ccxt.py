@@ -109,6 +109,10 @@ async def test_binance_history_answers_carry_the_used_weight_and_refuse_bad_requ
     agg = f"{binance.url}/api/v3/aggTrades?symbol=BTCUSDT&{span}"
     async with http.get(agg) as answer:
         assert answer.status == 400 and (await answer.json())["code"] == -1127
+    async with http.get(
+        f"{binance.url}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=5000"
+    ) as answer:
+        assert len(await answer.json()) == 1000  # the newest, capped as Binance caps
     async with http.get(f"{binance.url}/api/v3/klines?symbol=NOPE&interval=1m") as answer:
         assert (await answer.json())["code"] == -1121
 

@@ -8,12 +8,14 @@ default 500, max 1000) answers the klines whose open time is in
     [1767225600000, "62426.41", "62486.76", "62426.41", "62478.22", "1.76530",
      1767225659999, "110246.4823450", 27, "0.98000", "61231.1000000", "0"]
 
-``aggTrades`` (symbol, fromId | startTime/endTime at most one hour apart,
-limit default 500, max 1000) answers ``{"a", "p", "q", "f", "l", "T", "m", "M"}``
+``aggTrades`` (symbol, fromId | startTime/endTime at most one hour apart, not
+both: -1128; limit default 500, max 1000) answers ``{"a", "p", "q", "f", "l", "T", "m", "M"}``
 rows (one trade per aggregate, so ``a == f == l``, the trade id); without fromId
 or times, the most recent. ``historicalTrades`` (symbol, fromId, limit) answers
 ``{"id", "price", "qty", "quoteQty", "time", "isBuyerMaker", "isBestMatch"}``.
-Times are inclusive on both ends, as Binance's; only trades up to now are served.
+Times are inclusive on both ends, as Binance's; a limit over 1000 serves 1000.
+Only trades up to now are served; the minute holding now is served as a kline of
+its trades so far (still open: a client must not take it as final).
 """
 
 from __future__ import annotations
@@ -58,9 +60,9 @@ def _limit(query: Mapping[str, str]) -> int:
     limit = _int(query, "limit")
     if limit is None:
         return DEFAULT_LIMIT
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BinanceError(-1130, f"Invalid data sent for a parameter: limit={limit}, max 1000.")
-    return limit
+    if limit < 1:
+        raise BinanceError(-1130, f"Invalid data sent for a parameter: limit={limit}.")
+    return min(limit, MAX_LIMIT)  # Binance serves at most 1000 rows, whatever is asked
 
 
 def kline_row(symbol: str, k: Kline) -> list[Any]:

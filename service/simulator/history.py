@@ -105,7 +105,7 @@ def _curve(symbol: str, t_ms: int) -> float:
     return base_price(symbol) * (1 + wave + 0.002 * math.sin(x * 97.0))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=128)  # up to 128 x 5400 x 25 bytes: ~17 MB
 def _hour(symbol: str, hour: int) -> _Hour:
     """The trades of hour ``hour`` (hours since the epoch) of ``symbol``."""
     rng = random.Random(f"{symbol}|{hour}")
@@ -171,7 +171,7 @@ def first_id_at(symbol: str, t_ms: int) -> int:
     return hour * per_hour + bisect.bisect_left(_hour(symbol, hour).times, t_ms)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def hour_klines(symbol: str, hour: int) -> tuple[Kline, ...]:
     """The klines of hour ``hour`` of ``symbol`` (every minute of it that has trades)."""
     h = _hour(symbol, hour)

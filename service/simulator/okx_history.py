@@ -107,7 +107,8 @@ class OkxHistory:
         return self._candles(query, market_id, _limit(query, 100), EPOCH_MS)
 
     def candles(self, query: Mapping[str, str], market_id: str) -> list[Any]:
-        recent = now_ms() - now_ms() % MINUTE_MS - (RECENT_CANDLES - 1) * MINUTE_MS
+        now = now_ms()
+        recent = now - now % MINUTE_MS - (RECENT_CANDLES - 1) * MINUTE_MS
         return self._candles(query, market_id, _limit(query, 300), recent)
 
     def _candles(
