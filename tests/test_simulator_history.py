@@ -47,8 +47,8 @@ def test_the_same_range_gives_the_same_trades_and_a_pinned_first_trade() -> None
     history._hour.cache_clear()
     assert trades_between(SYMBOL, START, END) == first
     assert trades_from_id(SYMBOL, 0, 2) == [
-        Trade("0", 1767225601375, 62426.41, 0.00071, "sell"),
-        Trade("1", 1767225602479, 62428.82, 0.0636, "buy"),
+        Trade("0", 1767225600090, 62423.69, 0.00472, "sell"),
+        Trade("1", 1767225600822, 62425.26, 0.05696, "sell"),
     ]
 
 

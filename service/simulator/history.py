@@ -97,12 +97,11 @@ class _Hour:
         )
 
 
-def _curve(symbol: str, t_ms: int) -> float:
+def _curve(base: float, phase: float, t_ms: int) -> float:
     # smooth, continuous across hours: a pure function of time
     x = (t_ms - EPOCH_MS) / HOUR_MS
-    phase = (_digest(symbol) % 1000) / 159.0
     wave = 0.03 * math.sin(x / 1.9 + phase) + 0.01 * math.sin(x * 7.7 + phase)
-    return base_price(symbol) * (1 + wave + 0.002 * math.sin(x * 97.0))
+    return base * (1 + wave + 0.002 * math.sin(x * 97.0))
 
 
 @lru_cache(maxsize=128)  # up to 128 x 5400 x 25 bytes: ~17 MB
@@ -111,19 +110,22 @@ def _hour(symbol: str, hour: int) -> _Hour:
     rng = random.Random(f"{symbol}|{hour}")
     count = trades_per_hour(symbol)
     start = EPOCH_MS + hour * HOUR_MS
-    minutes = [m for m in range(60) if rng.random() >= EMPTY_MINUTE_SHARE] or [0]
-    stamps = sorted(
-        start + rng.choice(minutes) * MINUTE_MS + rng.randrange(MINUTE_MS) for _ in range(count)
+    minutes = [start + m * MINUTE_MS for m in range(60) if rng.random() >= EMPTY_MINUTE_SHARE]
+    minutes = minutes or [start]
+    # one 64-bit draw per trade: its minute, millisecond, price noise, side and amount
+    draws = sorted(
+        (minutes[bits % len(minutes)] + (bits >> 8) % MINUTE_MS, bits >> 24)
+        for bits in (rng.getrandbits(64) for _ in range(count))
     )
     out = _Hour(hour * count)
-    decimals = price_decimals(symbol)
-    mean_lots = max(1.0, 0.05 * _LOT * 64000 / base_price(symbol))
-    for stamp in stamps:
-        bits = rng.getrandbits(32)
-        noise = (bits & 7) - 3
+    scale, base = 10 ** price_decimals(symbol), base_price(symbol)
+    phase = (_digest(symbol) % 1000) / 159.0
+    mean_lots = max(1.0, 0.05 * _LOT * 64000 / base)
+    for stamp, bits in draws:
         out.times.append(stamp)
-        out.prices.append(max(1, round(_curve(symbol, stamp) * 10**decimals) + noise))
-        out.amounts.append(1 + int(rng.expovariate(1.0) * mean_lots))
+        out.prices.append(max(1, round(_curve(base, phase, stamp) * scale) + (bits & 7) - 3))
+        uniform = ((bits >> 4) + 1) / (1 << 36)  # (0, 1]
+        out.amounts.append(1 + int(-math.log(uniform) * mean_lots))
         out.buys.append((bits >> 3) & 1)
     return out
 
