@@ -205,3 +205,17 @@ def test_the_cli_flags_set_the_budget_and_the_faults() -> None:
         state = sim.client.state()
     assert state["budget"]["weight"] == 600 and state["budget"]["window_s"] == 60
     assert state["faults"]["every"] == 7
+
+
+async def test_bad_budget_or_fault_values_are_refused_naming_the_value(
+    binance: SimulatorThread, http: aiohttp.ClientSession
+) -> None:
+    for path, named in (
+        ("/_sim/budget?weight=-1", "weight=-1"),
+        ("/_sim/budget?weight=5&window=abc", "window='abc'"),
+        ("/_sim/faults?every=2&status=404", "statuses=[404]"),
+    ):
+        async with http.post(binance.url + path) as answer:
+            assert answer.status == 400
+            assert named in (await answer.json())["error"]
+    assert binance.client.budget()["weight"] is None  # nothing changed
