@@ -113,6 +113,11 @@ async def test_binance_history_answers_carry_the_used_weight_and_refuse_bad_requ
         f"{binance.url}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=5000"
     ) as answer:
         assert len(await answer.json()) == 1000  # the newest, capped as Binance caps
+    first_id = first_id_at(SYMBOL, start)
+    historical = f"{binance.url}/api/v3/historicalTrades?symbol=BTCUSDT&fromId={first_id}&limit=3"
+    async with http.get(historical) as answer:
+        assert [row["id"] for row in await answer.json()] == [first_id + i for i in range(3)]
+        assert int(answer.headers["X-MBX-USED-WEIGHT-1M"]) == used + 2 + 2 + 25  # aggTrades, klines
     async with http.get(f"{binance.url}/api/v3/klines?symbol=NOPE&interval=1m") as answer:
         assert (await answer.json())["code"] == -1121
 
