@@ -17,7 +17,7 @@ DEFAULT_PORT = 8901
 # The options that are Simulator arguments: each option's dest is the keyword it fills.
 SIMULATOR_OPTIONS = (
     "protocol", "host", "port", "symbols", "rate", "seed", "drop_every_s", "stall_after_s",
-    "replay",
+    "replay", "weight_budget", "budget_window_s", "fail_every",
 )  # fmt: skip
 
 
@@ -51,6 +51,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--replay", type=replay_option, default=None, metavar="FILE",
         help="JSON {stream: [frames]}: recorded frames each subscriber of a stream gets",
+    )  # fmt: skip
+    parser.add_argument(
+        "--weight-budget", type=int, default=None, metavar="N",
+        help="REST request weight allowed per budget window (Binance weights, 1 per OKX "
+        "request); over it 429, then 418 bans if ignored (default: unlimited)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--budget-window", type=float, default=60.0, metavar="S", dest="budget_window_s",
+        help="length of the weight budget window in seconds (default 60, as Binance's 1M)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fail-every", type=int, default=None, metavar="N",
+        help="answer every N-th history page (klines, trades) with 500/503",
     )  # fmt: skip
     parser.set_defaults(func=run)
 

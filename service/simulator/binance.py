@@ -25,13 +25,20 @@ from typing import Any
 
 from aiohttp import web
 
+from service.simulator.binance_history import BinanceHistory
 from service.simulator.feed import Connection, Stream, verbatim
+from service.simulator.limits import Admission, Verdict
 from service.simulator.market import DAY_MS, Ticker
-from service.simulator.protocol import ExchangeProtocol, json_response, parse_json
+from service.simulator.protocol import Cost, ExchangeProtocol, json_response, parse_json
 from workers.clock import now_ms
 
 CHANNELS = ("ticker", "miniTicker")
 QTY = "%.8f"
+API = "/api/v3/"
+# Request weights of Binance spot today (ccxt's table says the same as cost = weight / 5)
+WEIGHTS = {"exchangeInfo": 20, "klines": 2, "aggTrades": 2, "historicalTrades": 25}
+HISTORY_ENDPOINTS = frozenset({"klines", "aggTrades", "historicalTrades"})
+USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 
 _TICKER_FIELDS = (
     '{"e":"24hrTicker","E":%d,"s":"{id}","p":"{px}","P":"%.3f","w":"{px}","x":"{px}",'
@@ -149,6 +156,15 @@ def _wrapper(name: str) -> Callable[[str], str]:
     return lambda raw: head + raw + "}"
 
 
+def _ticker_weight(request: web.Request) -> int:
+    # Binance: 2 for one symbol, 2/40/80 by how many are listed, 80 for all
+    if "symbol" in request.query:
+        return 2
+    listed = parse_json(request.query.get("symbols", "null"))
+    count = len(listed) if isinstance(listed, list) else 101
+    return 2 if count <= 20 else 40 if count <= 100 else 80
+
+
 def error_response(code: int, msg: str, status: int = 400) -> web.Response:
     # ccxt maps Binance's numeric codes to its own exceptions (-1121 -> BadSymbol)
     return json_response({"code": code, "msg": msg}, status=status)
@@ -166,6 +182,7 @@ class BinanceProtocol(ExchangeProtocol):
         self._renders: dict[tuple[str, bool], Callable[[Ticker], str]] = {}
 
     def add_routes(self, app: web.Application) -> None:
+        BinanceHistory({i: t.symbol for i, t in self.by_id.items()}).add_routes(app)
         app.router.add_get("/api/v3/exchangeInfo", self.exchange_info)
         app.router.add_get("/api/v3/ticker/24hr", self.ticker_24hr)
         app.router.add_get("/api/v3/ping", self.ping)
@@ -201,6 +218,43 @@ class BinanceProtocol(ExchangeProtocol):
 
     async def time(self, request: web.Request) -> web.Response:
         return json_response({"serverTime": now_ms()})
+
+    def cost(self, request: web.Request) -> Cost | None:
+        if not request.path.startswith(API):
+            return None
+        endpoint = request.path[len(API) :]
+        if endpoint == "ticker/24hr":
+            return Cost(endpoint, _ticker_weight(request))
+        return Cost(endpoint, WEIGHTS.get(endpoint, 1), endpoint in HISTORY_ENDPOINTS)
+
+    def refusal(self, verdict: Verdict) -> web.Response:
+        if verdict.admission == Admission.BANNED:
+            status, msg = (
+                418,
+                (
+                    f"Way too much request weight used; IP banned until {verdict.banned_until_ms}. "
+                    "Please use WebSocket Streams for live updates to avoid bans."
+                ),
+            )
+        else:
+            status, msg = (
+                429,
+                (
+                    "Too many requests; current limit of IP is exceeded. Please use WebSocket "
+                    "Streams for live updates to avoid polling the API."
+                ),
+            )
+        response = error_response(-1003, msg, status)
+        response.headers["Retry-After"] = str(verdict.retry_after_s)
+        self.stamp(response, verdict)
+        return response
+
+    def failure(self, status: int) -> web.Response:
+        msg = "An unknown error occurred while processing the request."
+        return error_response(-1000 if status == 500 else -1008, msg, status)
+
+    def stamp(self, response: web.StreamResponse, verdict: Verdict) -> None:
+        response.headers[USED_WEIGHT_HEADER] = str(verdict.used)
 
     def on_text(self, conn: Connection, text: str) -> list[str]:
         message = parse_json(text)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from service.simulator.faults import FaultPlan
+from service.simulator.limits import BudgetLimits
 from service.simulator.protocol import json_response
 
 if TYPE_CHECKING:
@@ -48,10 +51,21 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
             return json_response({"error": str(exc)}, status=400)
         return json_response(sim.state())
 
+    async def limits(request: web.Request) -> web.Response:
+        try:
+            if request.match_info["what"] == "budget":
+                sim.set_budget(budget_limits(request.query))
+            else:
+                sim.set_faults(fault_plan(request.query))
+        except ValueError as exc:
+            return json_response({"error": f"{request.path}: {exc}"}, status=400)
+        return json_response(sim.state())
+
     app.router.add_get("/_sim/state", state)
     app.router.add_get("/_sim/last", last)
     app.router.add_get("/_sim/symbols", symbols)
     app.router.add_post("/_sim/replay", replay)  # before the catch-all switch
+    app.router.add_post("/_sim/{what:budget|faults}", limits)
     app.router.add_post("/_sim/{action}", switch)
 
 
@@ -75,3 +89,37 @@ def _number(value: str | None) -> float:
     if value is None:
         raise ValueError("expected ?value=<number>")
     return float(value)
+
+
+def _optional(query: Mapping[str, str], name: str, kind: type[float] | type[int]) -> Any:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected a number") from None
+
+
+def budget_limits(query: Mapping[str, str]) -> BudgetLimits:
+    """``?weight=N&window=S&ban_after=K&ban=S`` as limits (no weight or 0: unlimited)."""
+    defaults = BudgetLimits()
+    weight = _optional(query, "weight", int)
+    window, ban_after = _optional(query, "window", float), _optional(query, "ban_after", int)
+    ban = _optional(query, "ban", float)
+    return BudgetLimits(
+        weight or None,
+        defaults.window_s if window is None else window,
+        defaults.ban_after if ban_after is None else ban_after,
+        defaults.ban_s if ban is None else ban,
+    )
+
+
+def fault_plan(query: Mapping[str, str]) -> FaultPlan:
+    """``?every=N&next=K&status=500,503`` as a fault plan (nothing: no faults)."""
+    status = query.get("status")
+    try:
+        statuses = tuple(int(s) for s in status.split(",")) if status else FaultPlan().statuses
+    except ValueError:
+        raise ValueError(f"status={status!r}: expected 5xx codes such as 500,503") from None
+    return FaultPlan(_optional(query, "every", int), _optional(query, "next", int) or 0, statuses)

@@ -27,12 +27,18 @@ from typing import Any
 from aiohttp import web
 
 from service.simulator.feed import Connection, Stream
+from service.simulator.limits import Verdict
 from service.simulator.market import Market, Ticker
-from service.simulator.protocol import ExchangeProtocol, json_response
+from service.simulator.okx_history import OkxHistory
+from service.simulator.protocol import Cost, ExchangeProtocol, json_response
 from workers.clock import now_ms
 
 CHANNEL = "tickers"
 QTY = "%.8f"
+API = "/api/v5/"
+HISTORY_ENDPOINTS = frozenset(
+    {"market/history-candles", "market/candles", "market/history-trades", "market/trades"}
+)
 _TICKER_FIELDS = (
     '{"arg":{"channel":"tickers","instId":"{id}"},"data":[{"instType":"SPOT","instId":"{id}",'
     '"last":"{px}","lastSz":"{qty}","askPx":"{px}","askSz":"{qty}","bidPx":"{px}",'
@@ -126,6 +132,7 @@ class OkxProtocol(ExchangeProtocol):
         self._renders: dict[str, Callable[[Ticker], str]] = {}
 
     def add_routes(self, app: web.Application) -> None:
+        OkxHistory({i: t.symbol for i, t in self.by_id.items()}).add_routes(app)
         app.router.add_get("/api/v5/public/instruments", self.instruments)
         app.router.add_get("/api/v5/market/tickers", self.tickers)
         app.router.add_get("/api/v5/market/ticker", self.ticker)
@@ -149,6 +156,26 @@ class OkxProtocol(ExchangeProtocol):
 
     async def time(self, request: web.Request) -> web.Response:
         return okx_response([{"ts": str(now_ms())}])
+
+    def cost(self, request: web.Request) -> Cost | None:
+        # OKX limits requests, not weights: every request weighs 1
+        if not request.path.startswith(API):
+            return None
+        endpoint = request.path[len(API) :]
+        return Cost(endpoint, 1, endpoint in HISTORY_ENDPOINTS)
+
+    def refusal(self, verdict: Verdict) -> web.Response:
+        # OKX has no 418 ban: a banned client keeps getting 50011 with HTTP 429
+        response = json_response({"code": "50011", "msg": "Too Many Requests", "data": []}, 429)
+        response.headers["Retry-After"] = str(verdict.retry_after_s)
+        return response
+
+    def stamp(self, response: web.StreamResponse, verdict: Verdict) -> None:
+        pass  # OKX sends no usage headers
+
+    def failure(self, status: int) -> web.Response:
+        msg = "Service temporarily unavailable. Please try again later."
+        return json_response({"code": "50001", "msg": msg, "data": []}, status)
 
     def on_text(self, conn: Connection, text: str) -> list[str]:
         if text == "ping":

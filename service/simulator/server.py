@@ -12,11 +12,14 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from service.logs import get_logger
 from service.simulator import control
 from service.simulator.binance import BinanceProtocol
+from service.simulator.faults import FaultPlan, FaultSwitch
 from service.simulator.feed import Connection, Feed
+from service.simulator.limits import Admission, BudgetLimits, RequestBudget
 from service.simulator.market import build_market
 from service.simulator.okx import OkxProtocol
 from service.simulator.protocol import ExchangeProtocol, json_response
 from service.simulator.replay import encode_frames, encode_replay
+from workers.clock import now_ms
 
 PROTOCOLS: dict[str, type[ExchangeProtocol]] = {"binance": BinanceProtocol, "okx": OkxProtocol}
 CLOSE_TIMEOUT_S = 2.0
@@ -41,6 +44,9 @@ class Simulator:
     fast as possible. ``drop_every_s`` closes every websocket periodically;
     ``stall_after_s`` stalls the feed that long after start. ``replay`` maps stream
     names to recorded frames sent instead of generated ones (see ``replay.py``).
+    ``weight_budget`` is the REST request weight allowed per ``budget_window_s``
+    (None: unlimited; see ``limits.py``), ``fail_every`` fails every N-th history
+    page with 5xx (see ``faults.py``). The history itself is ``history.py``.
     Raises ValueError on bad arguments.
     """
 
@@ -56,6 +62,9 @@ class Simulator:
         drop_every_s: float | None = None,
         stall_after_s: float | None = None,
         replay: Mapping[str, Any] | None = None,
+        weight_budget: int | None = None,
+        budget_window_s: float = 60.0,
+        fail_every: int | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol={protocol!r}: expected one of {', '.join(PROTOCOLS)}")
@@ -72,6 +81,8 @@ class Simulator:
         self.connections_total = 0
         self._rate = rate
         self.replays = encode_replay(replay or {})
+        self.budget = RequestBudget(BudgetLimits(weight_budget, budget_window_s))
+        self.faults = FaultSwitch(FaultPlan(every=fail_every))
         self._feed: Feed | None = None
         self._connections: set[Connection] = set()
         self._runner: web.AppRunner | None = None
@@ -82,7 +93,7 @@ class Simulator:
     async def start(self) -> None:
         """Listen on ``host:port`` (sets ``.port``); raises OSError if it cannot bind."""
         self._feed = Feed(self.market, self._rate, self.replays)
-        app = web.Application()
+        app = web.Application(middlewares=[self._gate])
         control.add_routes(app, self)
         self.protocol.add_routes(app)
         for route in self.protocol.ws_routes:
@@ -153,6 +164,8 @@ class Simulator:
             "drops": self.drops,
             "drop_every_s": self.drop_every_s,
             "replayed_streams": sorted(feed.replays),
+            "budget": self.budget.state(),
+            "faults": self.faults.state(),
         }
 
     # -- faults and switches ---------------------------------------------------------------
@@ -218,7 +231,34 @@ class Simulator:
             elif not self.drop_every_s:
                 last_drop = now
 
+    def set_budget(self, limits: BudgetLimits) -> None:
+        """The REST weight budget from now on (``BudgetLimits()``: unlimited); clears a ban."""
+        self.budget.configure(limits)
+
+    def set_faults(self, faults: FaultPlan) -> None:
+        """Which history pages fail with 5xx from now on (``FaultPlan()``: none)."""
+        self.faults.set(faults)
+
     # -- handlers --------------------------------------------------------------------------
+
+    @web.middleware
+    async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # every REST request of the protocol passes the budget, then the fault switch
+        cost = self.protocol.cost(request)
+        if cost is None:
+            return await handler(request)  # type: ignore[no-any-return]
+        now = now_ms()
+        verdict = self.budget.admit(cost.endpoint, cost.weight, now)
+        if verdict.admission != Admission.ALLOWED:
+            return self.protocol.refusal(verdict)
+        status = self.faults.failure() if cost.history else None
+        if status is not None:
+            self.budget.failed(cost.endpoint, now)
+            response: web.StreamResponse = self.protocol.failure(status)
+        else:
+            response = await handler(request)
+        self.protocol.stamp(response, verdict)
+        return response
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         # no compression: real exchanges send plain frames, and deflate costs CPU per frame

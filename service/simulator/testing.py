@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,6 +69,43 @@ class SimulatorClient:
         request = urllib.request.Request(self.url + path, method=method)
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
+
+    def set_budget(
+        self,
+        weight: int | None,
+        *,
+        window_s: float = 60.0,
+        ban_after: int = 5,
+        ban_s: float = 120.0,
+    ) -> None:
+        """REST weight allowed per window (None: unlimited), the ban rule; clears a ban."""
+        query = {"weight": weight or 0, "window": window_s, "ban_after": ban_after, "ban": ban_s}
+        self._call("POST", "/_sim/budget?" + urllib.parse.urlencode(query))
+
+    def set_faults(
+        self, every: int | None = None, *, next: int = 0, statuses: tuple[int, ...] = (500, 503)
+    ) -> None:
+        """Fail every N-th history page and the next K ones with 5xx (0/None: off)."""
+        status = ",".join(map(str, statuses))
+        query = {"every": every or 0, "next": next, "status": status}
+        self._call("POST", "/_sim/faults?" + urllib.parse.urlencode(query))
+
+    def budget(self) -> dict[str, Any]:
+        """The budget's limits, bans and per-window counters (``state()["budget"]``)."""
+        return dict(self.state()["budget"])
+
+    def max_window_weight(self) -> int:
+        """The most weight accepted in any one window kept (the budget must bound it)."""
+        return int(self.budget()["max_window_weight"])
+
+    def endpoint_counts(self, endpoint: str) -> dict[str, int]:
+        """Totals over the windows kept for one endpoint (``klines``, ``market/history-trades``):
+        requests, weight, limited, banned, failed."""
+        totals = dict.fromkeys(("requests", "weight", "limited", "banned", "failed"), 0)
+        for window in self.budget()["windows"]:
+            for name, value in window["endpoints"].get(endpoint, {}).items():
+                totals[name] += value
+        return totals
 
     def state(self) -> dict[str, Any]:
         return dict(self._call("GET", "/_sim/state"))
