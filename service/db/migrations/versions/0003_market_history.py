@@ -85,7 +85,9 @@ def _create_ledger() -> None:
 def upgrade() -> None:
     with op.batch_alter_table("symbols") as batch:
         for flag in ("trades", "candles"):
-            column = sa.Column(flag, sa.Boolean(), server_default=sa.false(), nullable=False)
+            column: sa.Column[bool] = sa.Column(
+                flag, sa.Boolean(), server_default=sa.false(), nullable=False
+            )
             batch.add_column(column)
         batch.add_column(sa.Column("history_since", sa.BigInteger(), nullable=True))
     _create_candles()
