@@ -204,3 +204,19 @@ def test_sqlite_has_no_partitions_to_drop(sqlite_url: str) -> None:
         assert history.drop_partitions_before(NOW) == []
     finally:
         history.close()
+
+
+def test_retention_is_off_by_default_and_a_bad_value_names_the_variable(
+    pg_store: HistoryStore,
+) -> None:
+    from service.errors import ConfigError
+    from service.settings import Settings
+
+    assert Settings.from_env({}).history_retention_days is None
+    assert Settings.from_env({"HISTORY_RETENTION_DAYS": "30"}).history_retention_days == 30
+    with pytest.raises(ConfigError, match="HISTORY_RETENTION_DAYS='-3': expected a whole number"):
+        Settings.from_env({"HISTORY_RETENTION_DAYS": "-3"})
+    pg_store.write_page(TRADES, trades(0, 10), minutes(0, 1))  # September 2026
+    assert pg_store.apply_retention(None, NOW) == []
+    assert pg_store.apply_retention(90, NOW) == []  # the cutoff falls in September: kept
+    assert pg_store.apply_retention(30, NOW) == ["trades_p202609"]

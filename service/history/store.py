@@ -38,6 +38,7 @@ from service.redaction import redact_url
 from workers.clock import now_ms
 
 READ_BATCH_ROWS = 2_000
+DAY_MS = 24 * 60 * 60 * 1000
 CANDLES = CandleRow.__table__
 TRADES = TradeRow.__table__
 
@@ -182,6 +183,16 @@ class HistoryStore:
             with self._transaction("trimming the ledger after retention") as connection:
                 ledger_rows.forget_trades_before(connection, boundary)
         return [month.table for month in dropped]
+
+    def apply_retention(self, retention_days: int | None, now: int) -> list[str]:
+        """``HISTORY_RETENTION_DAYS`` applied at ``now`` (epoch ms): the partitions dropped.
+
+        None keeps everything. Only whole months older than the cutoff go, so up
+        to a month more than asked is kept.
+        """
+        if retention_days is None:
+            return []
+        return self.drop_partitions_before(now - retention_days * DAY_MS)
 
     # -- plumbing ------------------------------------------------------------------------
 
