@@ -220,3 +220,29 @@ def test_retention_is_off_by_default_and_a_bad_value_names_the_variable(
     assert pg_store.apply_retention(None, NOW) == []
     assert pg_store.apply_retention(90, NOW) == []  # the cutoff falls in September: kept
     assert pg_store.apply_retention(30, NOW) == ["trades_p202609"]
+
+
+def test_concurrent_writers_of_one_stream_leave_one_merged_range(database_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    migrate.upgrade(database_url)
+    stores = [HistoryStore(database_url, clock=lambda: NOW) for _ in range(4)]
+
+    def write(worker: int) -> int:
+        # Pages 0..39 dealt round-robin: neighbours are written by different writers.
+        return sum(
+            stores[worker].write_page(
+                TRADES, trades(page * 10, 10, T0 + page * MINUTE_MS), minutes(page, page + 1)
+            )
+            for page in range(worker, 40, 4)
+        )
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            assert sum(pool.map(write, range(4))) == 400
+        coverage = stores[0].coverage(TRADES, minutes(0, 40))
+        assert (coverage.complete, coverage.gaps) == ((minutes(0, 40),), ())
+        assert len(ledger_rows(stores[0])) == 1
+    finally:
+        for store in stores:
+            store.close()
