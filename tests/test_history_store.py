@@ -31,12 +31,16 @@ T0 = int(datetime(2026, 9, 30, 23, 0, tzinfo=UTC).timestamp() * 1000)
 NOW = int(datetime(2026, 12, 1, 12, 0, tzinfo=UTC).timestamp() * 1000)
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[HistoryStore]:
-    migrate.upgrade(database_url)
-    history = HistoryStore(database_url, clock=lambda: NOW)
+def migrated_store(url: str) -> Iterator[HistoryStore]:
+    migrate.upgrade(url)
+    history = HistoryStore(url, clock=lambda: NOW)
     yield history
     history.close()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[HistoryStore]:
+    yield from migrated_store(database_url)
 
 
 def trades(first: int, count: int, start_ms: int = T0, step_ms: int = 1_000) -> list[Trade]:
@@ -155,10 +159,7 @@ def test_rows_that_do_not_fit_the_stream_are_refused(store: HistoryStore) -> Non
 
 @pytest.fixture
 def pg_store(postgres_url: str) -> Iterator[HistoryStore]:
-    migrate.upgrade(postgres_url)
-    history = HistoryStore(postgres_url, clock=lambda: NOW)
-    yield history
-    history.close()
+    yield from migrated_store(postgres_url)
 
 
 def _partitions_in_schema(store: HistoryStore) -> set[str]:

@@ -94,12 +94,8 @@ def run_set(args: argparse.Namespace, settings: Settings) -> int:
     history = history_choice(args, now_ms())
     with migrated_session(settings.database_url, action="symbols set") as session:
         changed = repo.set_symbols_history(session, args.exchange, args.symbols, history)
-    unchanged = len(set(args.symbols)) - len(changed)
-    already = f" ({unchanged} already so)" if unchanged else ""
-    print(f"set {history_words(history)} on {len(changed)} symbol(s) of {args.exchange}{already}")
-    if changed:
-        tell_beat(settings, f"symbols set {args.exchange}")
-    return 0
+    done = f"set {history_words(history)} on {len(changed)} symbol(s) of {args.exchange}"
+    return _report(args, settings, changed, done, already="so", edit="symbols set")
 
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
@@ -122,11 +118,24 @@ def _set_enabled(args: argparse.Namespace, enabled: bool, settings: Settings) ->
     word = "enabled" if enabled else "disabled"
     with migrated_session(settings.database_url, action=f"symbols {word}") as session:
         changed = repo.set_symbols_enabled(session, args.exchange, args.symbols, enabled)
+    done = f"{word} {len(changed)} symbol(s) on {args.exchange}"
+    return _report(args, settings, changed, done, already=word, edit=f"symbols {word}")
+
+
+def _report(
+    args: argparse.Namespace,
+    settings: Settings,
+    changed: list[str],
+    done: str,
+    *,
+    already: str,
+    edit: str,
+) -> int:
+    """Say what changed (and how many were already so); tell the beat when anything did."""
     unchanged = len(set(args.symbols)) - len(changed)
-    already = f" ({unchanged} already {word})" if unchanged else ""
-    print(f"{word} {len(changed)} symbol(s) on {args.exchange}{already}")
+    print(done + (f" ({unchanged} already {already})" if unchanged else ""))
     if changed:
-        tell_beat(settings, f"symbols {word} {args.exchange}")
+        tell_beat(settings, f"{edit} {args.exchange}")
     return 0
 
 
