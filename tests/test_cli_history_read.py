@@ -159,3 +159,8 @@ def test_a_large_read_streams_in_flat_memory_on_postgres(
         f"streamed peak {streamed / 1e6:.1f} MB, list {held_as_list / 1e6:.1f} MB", file=sys.stderr
     )
     assert streamed < held_as_list / 5, (streamed, held_as_list)
+
+
+def test_reading_an_unmigrated_database_says_to_upgrade(cli: Cli, database_url: str) -> None:  # noqa: F811
+    code, _, err = cli(database_url, "candles", "binance", "BTC/USDT")
+    assert code == 2 and "run `ticker-service db upgrade` first" in err

@@ -247,3 +247,14 @@ def test_concurrent_writers_of_one_stream_leave_one_merged_range(database_url: s
     finally:
         for store in stores:
             store.close()
+
+
+def test_an_unmigrated_database_is_a_database_error_not_a_trace(database_url: str) -> None:
+    history = HistoryStore(database_url, clock=lambda: NOW)
+    try:
+        with pytest.raises(DatabaseError, match="failed on"):
+            history.write_page(TRADES, trades(0, 3), minutes(0, 1))
+        with pytest.raises(DatabaseError, match="reading the coverage of bin BTC/USDT trades"):
+            history.coverage(TRADES, minutes(0, 1))
+    finally:
+        history.close()

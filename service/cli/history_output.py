@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -84,7 +85,10 @@ def print_history(
     try:
         count = write_rows(read(store, key, window), layout, args.format, sys.stdout)
         sys.stdout.flush()
-    except BrokenPipeError:  # `| head` closed the pipe: not an error
+    except BrokenPipeError:
+        # `| head` closed the pipe: not an error. Point stdout at /dev/null so the
+        # interpreter's last flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
         store.close()

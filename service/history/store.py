@@ -76,7 +76,8 @@ class HistoryStore:
         _check_rows(key, rows)
         if self.partitions is not None and key.stream == Stream.TRADES and rows:
             times = (trade.timestamp for trade in rows if isinstance(trade, Trade))
-            self.partitions.ensure(months_needed(times, self._clock()))
+            with self._errors(f"creating trades partitions for {key}"):
+                self.partitions.ensure(months_needed(times, self._clock()))
         try:
             with self._transaction(f"writing a page of {key}") as connection:
                 inserted = self._write_rows(connection, key, rows, source)
@@ -174,10 +175,8 @@ class HistoryStore:
         """
         if self.partitions is None:
             return []
-        try:
+        with self._errors("dropping trades partitions"):
             dropped = self.partitions.drop_before(cutoff_ms)
-        except SQLAlchemyError as exc:
-            raise database_error(exc, self._url, "dropping trades partitions") from exc
         if dropped:
             boundary = max(month.end_ms for month in dropped)
             with self._transaction("trimming the ledger after retention") as connection:
@@ -203,10 +202,14 @@ class HistoryStore:
     @contextmanager
     def _transaction(self, action: str) -> Iterator[Connection]:
         """One transaction; SQLAlchemy and raw driver errors leave as DatabaseError."""
+        with self._errors(action), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            yield
         except SQLAlchemyError as exc:
             raise database_error(exc, self._url, action) from exc
         except dbapi_error as exc:  # the bulk path talks to the driver's cursor directly
