@@ -123,3 +123,13 @@ def test_load_wanted_skips_a_row_with_a_bad_history_cell(
     run_sql(sqlite_url, "UPDATE symbols SET history_since = 'soon' WHERE symbol = 'ETH/USDT'")
     keys = [wanted.key for wanted in load_wanted(sqlite_url, now_ms())]
     assert keys == [StreamKey("binance", "BTC/USDT", Stream.TRADES)]
+
+
+def test_since_alone_is_stored_with_a_note_that_it_waits_for_a_stream(
+    cli: Cli,  # noqa: F811
+    migrated: str,  # noqa: F811
+) -> None:
+    cli(migrated, "exchanges", "add", "binance", "--ccxt-id", "binance")
+    code, _, err = cli(migrated, "symbols", "add", "binance", "BTC/USDT", "--since", str(NOV_1))
+    assert code == 0 and "note: --since applies once --trades or --candles is set" in err
+    assert listed(cli, migrated)["BTC/USDT"]["history_since"] == NOV_1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -76,6 +77,8 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
     with migrated_session(settings.database_url, action="symbols add") as session:
         added = repo.add_symbols(session, args.exchange, args.symbols, history=history)
     collects = f" ({history_words(history)})" if history.columns() else ""
+    if history.since_ms is not None and not (history.trades or history.candles):
+        print("note: --since applies once --trades or --candles is set", file=sys.stderr)
     print(
         f"added {len(added)} symbol(s) to {args.exchange}: {' '.join(added)}{collects}", flush=True
     )
