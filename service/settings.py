@@ -55,6 +55,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "STREAM_JOBS_PER_PROCESS": ("16", "most streaming jobs one worker process runs at once"),
     "PORT": ("8000", "port of the web process (/healthz, /metrics, /tickers)"),
     "WEB_TOKEN": ("", "optional bearer token for /tickers and /metrics (/healthz stays open)"),
+    "HISTORY_RETENTION_DAYS": (
+        "",
+        "keep trades this many days (Postgres drops whole older months); empty keeps all",
+    ),
 }
 
 
@@ -80,6 +84,7 @@ class Settings:
     port: int = 8000
     # A secret: kept out of repr() so printing or logging the settings never shows it.
     web_token: str | None = field(default=None, repr=False)
+    history_retention_days: int | None = None  # None: keep all history
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +110,7 @@ class Settings:
             stream_jobs_per_process=reader.positive_int("STREAM_JOBS_PER_PROCESS"),
             port=reader.port("PORT"),
             web_token=reader.text("WEB_TOKEN") or None,
+            history_retention_days=reader.optional_positive_int("HISTORY_RETENTION_DAYS"),
         )
         if settings.lease_ttl_s < 1:
             raise ConfigError(f"LEASE_TTL_S={settings.lease_ttl_s}: expected at least 1 second")
@@ -139,6 +145,10 @@ class _Reader:
         if value <= 0:
             raise ConfigError(f"{name}={self.text(name)!r}: expected a whole number above 0")
         return int(value)
+
+    def optional_positive_int(self, name: str) -> int | None:
+        """A whole number above 0, or None when the variable is empty or unset."""
+        return self.positive_int(name) if self.text(name) else None
 
     def port(self, name: str) -> int:
         value = self._parse(name, int, "a TCP port number")

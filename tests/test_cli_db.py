@@ -17,6 +17,7 @@ from service.keys import Keys
 from service.settings import Settings, redact_url
 
 Run = tuple[int, str, str]
+TICKERS_ONLY = {"trades": False, "candles": False, "history_since": None}
 Cli = Callable[..., Run]
 
 
@@ -68,10 +69,10 @@ def test_db_upgrade_then_current_reports_the_head_revision(cli: Cli, database_ur
         f"database {_shown(database_url)} was never migrated: run `ticker-service db upgrade`\n",
     )
     code, out, _ = cli(database_url, "db", "upgrade")
-    assert (code, out.endswith("is at revision 0002\n")) == (0, True)
+    assert (code, out.endswith("is at revision 0003\n")) == (0, True)
     assert cli(database_url, "db", "current")[:2] == (
         0,
-        f"database {_shown(database_url)} is at revision 0002 (head)\n",
+        f"database {_shown(database_url)} is at revision 0003 (head)\n",
     )
 
 
@@ -116,15 +117,15 @@ def test_operators_manage_exchanges_and_symbols_end_to_end(cli: Cli, migrated: s
     )
     assert cli(migrated, "symbols", "enable", "binance", "ETH/USDT")[0] == 0
     assert _json(cli, migrated, "symbols", "list", "binance") == [
-        {"exchange": "binance", "symbol": "BTC/USDT", "enabled": True},
-        {"exchange": "binance", "symbol": "ETH/USDT", "enabled": True},
+        {"exchange": "binance", "symbol": "BTC/USDT", "enabled": True, **TICKERS_ONLY},
+        {"exchange": "binance", "symbol": "ETH/USDT", "enabled": True, **TICKERS_ONLY},
     ]
     assert cli(migrated, "symbols", "remove", "binance", "ETH/USDT")[0] == 0
     assert cli(migrated, "exchanges", "remove", "binance")[1] == (
         "removed exchange binance and its 1 symbol(s)\n"
     )
     assert _json(cli, migrated, "symbols", "list") == [
-        {"exchange": "kraken", "symbol": "BTC/USD", "enabled": True}
+        {"exchange": "kraken", "symbol": "BTC/USD", "enabled": True, **TICKERS_ONLY}
     ]
 
 
@@ -151,8 +152,8 @@ def test_list_prints_an_aligned_table(cli: Cli, sqlite_migrated: str) -> None:
     assert lines[1][column:].startswith("yes") and lines[2][column:].startswith("no ")
     symbol_lines = cli(url, "symbols", "list")[1].splitlines()
     assert symbol_lines == [
-        "EXCHANGE  SYMBOL         ENABLED",
-        "okx       BTC/USDT:USDT  yes",
+        "EXCHANGE  SYMBOL         ENABLED  TRADES  CANDLES  SINCE",
+        "okx       BTC/USDT:USDT  yes      no      no",
     ]
 
 

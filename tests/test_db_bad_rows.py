@@ -36,6 +36,15 @@ def add_symbol(symbol: str, exchange: str = "good", enabled: str = "true") -> st
     )
 
 
+def history_symbol(symbol: str, **columns: str) -> str:
+    """A symbols row of 'good' with these SQL literals in its history columns."""
+    names = ", ".join(columns)
+    return (
+        f"INSERT INTO symbols (exchange_id, symbol, {names}) "
+        f"SELECT id, '{symbol}', {', '.join(columns.values())} FROM exchanges WHERE name = 'good'"
+    )
+
+
 def bad_exchange(**columns: str) -> str:
     """An exchanges row named 'bad' (unless given) with these SQL literals."""
     values = {"name": "'bad'", "ccxt_id": "'binance'", **columns}
@@ -99,6 +108,18 @@ CASES = {
     "symbol enabled 'yes'": Case(
         (add_symbol("SOL/USDT", enabled="'yes'"),), "symbols", "SOL/USDT", "enabled", "'yes'",
         sqlite_only=True),
+    "text in history_since": Case(
+        (history_symbol("SOL/USDT", history_since="'yesterday'"),), "symbols", "SOL/USDT",
+        "history_since", "expected UTC epoch milliseconds", sqlite_only=True),
+    "a fraction in history_since": Case(
+        (history_symbol("SOL/USDT", history_since="1.5"),), "symbols", "SOL/USDT",
+        "history_since", "is 1.5", sqlite_only=True),
+    "trades 'yes'": Case(
+        (history_symbol("SOL/USDT", trades="'yes'"),), "symbols", "SOL/USDT", "trades",
+        "trades is 'yes'", sqlite_only=True),
+    "candles 2": Case(
+        (history_symbol("SOL/USDT", candles="2"),), "symbols", "SOL/USDT", "candles",
+        "candles is 2", sqlite_only=True),
     "symbol of a bad exchange": Case(
         (bad_exchange(mode="'pigeon'"), add_symbol("BTC/USDT", exchange="bad")),
         "exchanges", "bad", "mode", "is not one of"),

@@ -18,6 +18,7 @@ from service.db.models import Base
 from service.errors import DatabaseError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TABLES = {"exchanges", "symbols", "candles", "trades", "history_ledger"}
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_upgrade_head_on_an_empty_database_matches_the_models(
 def test_upgrade_twice_is_harmless(database_url: str, engine: sa.Engine) -> None:
     migrate.upgrade(database_url)
     migrate.upgrade(database_url)
-    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "exchanges", "symbols"}
+    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", *TABLES}
 
 
 def test_downgrade_base_drops_the_tables_and_upgrade_rebuilds_them(
@@ -138,6 +139,8 @@ def test_revision_0002_installs_the_edit_triggers_on_postgres_and_downgrade_remo
     try:
         migrate.upgrade(postgres_url)
         assert _triggers(engine) == {"exchanges_notify_edit", "symbols_notify_edit"}
+        migrate.downgrade(postgres_url, "0002")
+        assert _triggers(engine) == {"exchanges_notify_edit", "symbols_notify_edit"}
         migrate.downgrade(postgres_url, "0001")
         assert _triggers(engine) == set()
         with engine.connect() as connection:
@@ -156,11 +159,55 @@ def test_revision_0002_is_a_no_op_on_sqlite_both_ways(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     try:
         migrate.upgrade(sqlite_url)
+        migrate.downgrade(sqlite_url, "0002")
         assert migrate.current_revision(engine) == "0002"
         migrate.downgrade(sqlite_url, "0001")
         assert migrate.current_revision(engine) == "0001"
         assert {"exchanges", "symbols"} <= set(sa.inspect(engine).get_table_names())
         migrate.upgrade(sqlite_url)
         assert _diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+def _symbol_columns(engine: sa.Engine) -> set[str]:
+    return {column["name"] for column in sa.inspect(engine).get_columns("symbols")}
+
+
+def test_revision_0003_keeps_existing_rows_streaming_tickers_only_and_downgrades_cleanly(
+    database_url: str, engine: sa.Engine
+) -> None:
+    migrate.upgrade(database_url, "0002")
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO exchanges (name, ccxt_id) VALUES ('b', 'binance')"))
+        connection.execute(
+            sa.text("INSERT INTO symbols (exchange_id, symbol) SELECT id, 'ETH/BTC' FROM exchanges")
+        )
+    migrate.upgrade(database_url)
+    with engine.connect() as connection:
+        query = sa.text("SELECT trades, candles, history_since FROM symbols")
+        row = connection.execute(query).one()
+    assert (bool(row.trades), bool(row.candles), row.history_since) == (False, False, None)
+    migrate.downgrade(database_url, "0002")
+    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "exchanges", "symbols"}
+    assert {"trades", "candles", "history_since"} & _symbol_columns(engine) == set()
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT symbol FROM symbols")).scalars().all() == [
+            "ETH/BTC"
+        ]
+    migrate.upgrade(database_url)
+    assert _diff(engine) == []
+
+
+def test_revision_0003_partitions_trades_by_range_of_time_on_postgres(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        migrate.upgrade(postgres_url)
+        query = sa.text(
+            "SELECT pg_get_partkeydef(c.oid) FROM pg_class c "
+            "WHERE c.relname = 'trades' AND c.relnamespace = current_schema()::regnamespace"
+        )
+        with engine.connect() as connection:
+            assert connection.execute(query).scalar_one() == 'RANGE ("time")'
     finally:
         engine.dispose()

@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "db",
     "exchanges",
     "symbols",
+    "candles",
+    "trades",
     "price",
     "status",
     "serve",

@@ -21,10 +21,11 @@ from sqlalchemy.types import NullType
 
 from service.db.models import Exchange, Symbol
 from service.db.skipped import SkippedRow, Table
-from service.db.snapshot import ExchangeSnapshot, LoadedRows
+from service.db.snapshot import ExchangeSnapshot, LoadedRows, SymbolHistory
 from service.db.validation import ColumnError, json_type
 
 JSON_COLUMNS = ("ccxt_params", "watch_params")
+HISTORY_COLUMNS = (Symbol.trades, Symbol.candles, Symbol.history_since)
 TEXT_COLUMNS = ("name", "ccxt_id", "mode")
 
 
@@ -51,6 +52,7 @@ def load_rows(session: Session) -> LoadedRows:
     false) is in ``skipped``; a disabled row is neither read further nor reported.
     """
     skipped: list[SkippedRow] = []
+    history: list[SymbolHistory] = []
     exchanges: dict[Any, ExchangeSnapshot] = {}
     all_ids: set[Any] = set()
     for row in session.execute(select(*exchange_columns()).order_by(Exchange.id)):
@@ -58,14 +60,14 @@ def load_rows(session: Session) -> LoadedRows:
         snapshot = _exchange(row._mapping, skipped)
         if snapshot is not None:
             exchanges[row.id] = snapshot
-    symbols = _symbols(session, exchanges, all_ids, skipped)
+    symbols = _symbols(session, exchanges, all_ids, skipped, history)
     loaded = [
         replace(snapshot, symbols=tuple(sorted(symbols[row_id])), row_id=row_id)
         for row_id, snapshot in exchanges.items()
     ]
     # Sorted here, not in SQL: Postgres collations may order differently.
     loaded.sort(key=lambda snapshot: snapshot.name)
-    return LoadedRows(tuple(loaded), tuple(skipped))
+    return LoadedRows(tuple(loaded), tuple(skipped), tuple(history))
 
 
 def _exchange(row: Any, skipped: list[SkippedRow]) -> ExchangeSnapshot | None:
@@ -98,17 +100,23 @@ def _symbols(
     exchanges: dict[Any, ExchangeSnapshot],
     all_ids: set[Any],
     skipped: list[SkippedRow],
+    history: list[SymbolHistory],
 ) -> defaultdict[Any, list[str]]:
-    """The enabled symbols of each readable exchange, by exchange id."""
+    """The enabled symbols of each readable exchange, by exchange id; ``history`` gets
+    what each of them collects besides tickers."""
     symbols: defaultdict[Any, list[str]] = defaultdict(list)
-    columns = (Symbol.id, Symbol.exchange_id, Symbol.symbol, Symbol.enabled)
+    columns = (Symbol.id, Symbol.exchange_id, Symbol.symbol, Symbol.enabled, *HISTORY_COLUMNS)
     for row in session.execute(select(*map(_raw, columns)).order_by(Symbol.id)):
         exchange = exchanges.get(row.exchange_id)
         try:
             if exchange is None:
                 _orphan(row.exchange_id, all_ids)
             elif enabled_flag(row.enabled):
+                # Decoded before the symbol is kept: a bad history cell skips the row.
+                collects = decode_history(exchange.name, row)
                 symbols[row.exchange_id].append(_symbol(row.symbol))
+                if collects.trades or collects.candles:
+                    history.append(collects)
         except ColumnError as exc:
             skipped.append(_skipped_symbol(row, exchange.name if exchange else "", exc))
     return symbols
@@ -129,14 +137,31 @@ def _orphan(exchange_id: Any, all_ids: set[Any]) -> None:
         raise ColumnError(f"exchange_id {exchange_id!r} names no exchange", column="exchange_id")
 
 
-def enabled_flag(value: Any) -> bool:
-    """``enabled`` as stored: true/false, or 1/0 on SQLite; anything else is ambiguous."""
+def enabled_flag(value: Any, column: str = "enabled") -> bool:
+    """A flag as stored: true/false, or 1/0 on SQLite; anything else is ambiguous."""
     if isinstance(value, bool):
         return value
     if type(value) is int and value in (0, 1):
         return bool(value)
     shown = "NULL" if value is None else repr(value)
-    raise ColumnError(f"enabled is {shown}: expected true or false (1 or 0)", column="enabled")
+    raise ColumnError(f"{column} is {shown}: expected true or false (1 or 0)", column=column)
+
+
+def decode_history(exchange: str, row: Any) -> SymbolHistory:
+    """What a symbols row collects besides tickers; raises ColumnError naming the column."""
+    since = row.history_since
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
+        raise ColumnError(
+            f"history_since is {since!r}: expected UTC epoch milliseconds or NULL",
+            column="history_since",
+        )
+    return SymbolHistory(
+        exchange=exchange,
+        symbol=_symbol(row.symbol),
+        trades=enabled_flag(row.trades, "trades"),
+        candles=enabled_flag(row.candles, "candles"),
+        since_ms=since,
+    )
 
 
 def _text(row: Any, column: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, type_coerce, update
+from sqlalchemy import case, delete, func, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
@@ -51,6 +51,22 @@ class SymbolRow:
     exchange: str
     symbol: str
     enabled: bool
+    trades: bool = False
+    candles: bool = False
+    history_since: int | None = None  # UTC epoch ms
+
+
+@dataclass(frozen=True)
+class HistoryChoice:
+    """What ``symbols add|set`` asks to collect besides tickers; None leaves a field as is."""
+
+    trades: bool | None = None
+    candles: bool | None = None
+    since_ms: int | None = None
+
+    def columns(self) -> dict[str, Any]:
+        values = {"trades": self.trades, "candles": self.candles, "history_since": self.since_ms}
+        return {name: value for name, value in values.items() if value is not None}
 
 
 # -- exchanges ------------------------------------------------------------------
@@ -197,9 +213,14 @@ def _flush(session: Session, duplicate_message: str) -> None:
 
 
 def add_symbols(
-    session: Session, exchange: str, symbols: Iterable[str], *, enabled: bool = True
+    session: Session,
+    exchange: str,
+    symbols: Iterable[str],
+    *,
+    enabled: bool = True,
+    history: HistoryChoice = HistoryChoice(),
 ) -> list[str]:
-    """Add symbols to one exchange and return them; all or none.
+    """Add symbols to one exchange (collecting ``history`` too) and return them; all or none.
 
     Raises ValidationError for an unknown exchange, a malformed symbol or one
     the exchange already has.
@@ -209,17 +230,21 @@ def add_symbols(
     existing = _existing(session, exchange_id, wanted)
     if existing:
         raise ValidationError(f"exchange {exchange!r} already has {', '.join(sorted(existing))}")
-    session.add_all(Symbol(exchange_id=exchange_id, symbol=s, enabled=enabled) for s in wanted)
+    columns = history.columns()
+    session.add_all(
+        Symbol(exchange_id=exchange_id, symbol=s, enabled=enabled, **columns) for s in wanted
+    )
     _flush(session, f"exchange {exchange!r} already has one of {', '.join(wanted)}")
     return wanted
 
 
 def list_symbols(session: Session, exchange: str | None = None) -> list[SymbolRow]:
     """Symbols of one exchange (or all), ordered by exchange then symbol."""
-    query = select(Exchange.name, Symbol.symbol, Symbol.enabled).join(Symbol.exchange)
+    columns = (Symbol.symbol, Symbol.enabled, Symbol.trades, Symbol.candles, Symbol.history_since)
+    query = select(Exchange.name, *columns).join(Symbol.exchange)
     if exchange is not None:
         query = query.where(Exchange.id == _get_exchange(session, exchange).id)
-    rows = [SymbolRow(name, symbol, enabled) for name, symbol, enabled in session.execute(query)]
+    rows = [SymbolRow(*row) for row in session.execute(query)]
     return sorted(rows, key=lambda row: (row.exchange, row.symbol))
 
 
@@ -249,6 +274,31 @@ def set_symbols_enabled(
             update(Symbol)
             .where(Symbol.exchange_id == exchange_id, Symbol.symbol.in_(changed))
             .values(enabled=enabled, updated_at=func.now())
+        )
+    return sorted(changed)
+
+
+def set_symbols_history(
+    session: Session, exchange: str, symbols: Iterable[str], history: HistoryChoice
+) -> list[str]:
+    """Change what symbols of one exchange collect; returns those that changed.
+
+    Raises ValidationError if nothing is asked or a symbol is absent.
+    """
+    columns = history.columns()
+    if not columns:
+        raise ValidationError(
+            "nothing to set: give --trades/--no-trades, --candles/--no-candles or --since"
+        )
+    exchange_id, wanted = _present(session, exchange, symbols)
+    differs = or_(*(getattr(Symbol, name).is_distinct_from(v) for name, v in columns.items()))
+    mine = (Symbol.exchange_id == exchange_id, Symbol.symbol.in_(wanted))
+    changed = session.scalars(select(Symbol.symbol).where(*mine, differs)).all()
+    if changed:
+        session.execute(
+            update(Symbol)
+            .where(Symbol.exchange_id == exchange_id, Symbol.symbol.in_(changed))
+            .values(updated_at=func.now(), **columns)
         )
     return sorted(changed)
 

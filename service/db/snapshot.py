@@ -31,6 +31,17 @@ class ExchangeSnapshot:
 
 
 @dataclass(frozen=True)
+class SymbolHistory:
+    """What one enabled symbols row collects besides tickers (``since_ms`` None: the default)."""
+
+    exchange: str
+    symbol: str
+    trades: bool
+    candles: bool
+    since_ms: int | None
+
+
+@dataclass(frozen=True)
 class LoadedRows:
     """The enabled exchanges that could be read (with their enabled symbols) and the rest.
 
@@ -39,6 +50,8 @@ class LoadedRows:
 
     exchanges: tuple[ExchangeSnapshot, ...]
     skipped: tuple[SkippedRow, ...] = ()
+    # The enabled symbols that collect trades or candles (service.history.wanted).
+    history: tuple[SymbolHistory, ...] = ()
 
     def __iter__(self) -> Iterator[ExchangeSnapshot]:
         return iter(self.exchanges)
