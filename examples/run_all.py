@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{sum(results.values())}/{len(results)} examples passed in {elapsed:.1f} s")
     if args.keep:
         env = demo.env
-        print(f"the demo keeps running: REDIS_URL={env['REDIS_URL']} {env['DATABASE_URL']=}")
+        print("the demo keeps running:", f"REDIS_URL={env['REDIS_URL']}", env["DATABASE_URL"])
         print(f"stop it: kill {demo.runner.pid} (demo, then wait), kill {demo.redis.child.pid} "
               f"(redis); files in {folder}")  # fmt: skip
     return 0 if results and all(results.values()) else 1
