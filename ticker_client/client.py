@@ -95,7 +95,10 @@ class TickerClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections (``async with`` does it for you)."""
+        """Close the connections (``async with`` does it for you).
+
+        Example: ``client = TickerClient(url); ...; await client.aclose()``.
+        """
         await self.redis.aclose()
 
     # -- tickers ---------------------------------------------------------------------------

@@ -96,7 +96,11 @@ class Subscription:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> Subscription:
-        """Connect and subscribe now (iterating does it too); raises ConnectionLost."""
+        """Connect and subscribe now (iterating does it too); raises ConnectionLost.
+
+        Example: ``feed = await client.subscribe(["binance"]).start()`` fails at once
+        when Redis does not answer, instead of at the first ``anext(feed)``.
+        """
         if self._pubsub is None and not self._closed:
             await self._connect()
             self._started_at = now_ms()
@@ -111,7 +115,10 @@ class Subscription:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Unsubscribe and close the connection; iterating afterwards stops at once."""
+        """Unsubscribe and close the connection; iterating afterwards stops at once.
+
+        Example: ``await feed.aclose()`` (``async with client.subscribe(...) as feed`` does it).
+        """
         self._closed = True
         await self._drop_connection()
 

@@ -65,7 +65,10 @@ class SyncTickerClient:
         self.close()
 
     def close(self) -> None:
-        """Close the connections and stop the client's thread."""
+        """Close the connections and stop the client's thread (``with`` does it).
+
+        Example: ``client = SyncTickerClient(url); ...; client.close()``.
+        """
         if self._loop.is_running():
             self._call(self.client.aclose())
         self._stop_loop()
@@ -142,5 +145,5 @@ class SyncSubscription:
             raise StopIteration from None
 
     def close(self) -> None:
-        """Unsubscribe and close its connection."""
+        """Unsubscribe and close its connection (``with`` does it). Example: ``feed.close()``."""
         self._owner._call(self._feed.aclose())
