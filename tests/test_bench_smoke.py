@@ -82,6 +82,22 @@ def test_memory_samples_the_worker_rss_at_each_tick_target(run_bench: RunBench) 
     assert payload["growth_mb"] is not None
 
 
+def test_client_reports_read_latency_quantiles_and_feed_rates_next_to_bare_redis_py(
+    run_bench: RunBench,
+) -> None:
+    payload = run_bench("client")
+    calls = {row["call"]: row for row in payload["summary"]}
+    assert {
+        "client get()",
+        "client price(), preferred fresh",
+        "bare redis-py HGET + orjson",
+    } <= set(calls)
+    assert all(0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"] for row in calls.values())
+    for subscriber in ("client", "bare"):
+        feed = payload["feed"][subscriber]
+        assert feed["ticks"] == feed["sent"] > 0 and feed["ticks_per_s"] > 0
+
+
 @pytest.mark.skipif(not beat.SCRIPT.exists(), reason="bench/beat_scale.py is not in yet")
 def test_beat_runs_the_beat_scale_script_and_keeps_its_output(
     redis_url: str, tmp_path: Path

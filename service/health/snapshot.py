@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -43,21 +43,35 @@ class Snapshot:
     states: dict[str, str]
 
 
-def load_snapshot(client: redis.Redis, keys: Keys) -> Snapshot:
-    """One pipeline of five HGETALLs; raises StoreError when Redis fails."""
-    pipe = client.pipeline(transaction=False)
-    for key in (
+def registry_keys(keys: Keys) -> tuple[str, ...]:
+    """The five hashes a snapshot reads, in the order ``snapshot_of`` takes their replies."""
+    return (
         keys.desired(),
         keys.health_jobs(),
         keys.health_workers(),
         keys.beat_status(),
         keys.health_states(),
-    ):
+    )
+
+
+def load_snapshot(client: redis.Redis, keys: Keys) -> Snapshot:
+    """One pipeline of five HGETALLs; raises StoreError when Redis fails."""
+    pipe = client.pipeline(transaction=False)
+    for key in registry_keys(keys):
         pipe.hgetall(key)
     try:
-        desired, jobs, workers, beat, states = pipe.execute()
+        replies = pipe.execute()
     except redis.RedisError as exc:
         raise StoreError(f"reading the health registry: {exc}") from exc
+    return snapshot_of(replies)
+
+
+def snapshot_of(replies: Sequence[dict[Any, Any]]) -> Snapshot:
+    """The snapshot of the HGETALL replies of ``registry_keys``, in that order.
+
+    Pure: the sync reader above and the async client (``ticker_client``) share it.
+    """
+    desired, jobs, workers, beat, states = replies
     jobs_raw = _by_name(jobs)
     workers_raw = _by_name(workers)
     return Snapshot(
