@@ -80,11 +80,11 @@ def gate(client: Any, budget: RequestBudget, *, token_wait_s: float = TOKEN_WAIT
     return client
 
 
-def gated_client(config: ExchangeConfig, budget_for: Any) -> Any:
+def gated_client(config: ExchangeConfig, budget_for: Any, *, token_wait_s: float) -> Any:
     """``rest_client`` gated by the budget ``budget_for(exchange, spec)`` returns."""
     client = rest_client(config)
     spec = budget_spec(requests_per_minute(config, client))
-    return gate(client, budget_for(config.name, spec))
+    return gate(client, budget_for(config.name, spec), token_wait_s=token_wait_s)
 
 
 def retry_after_s(headers: Any) -> float | None:
