@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,6 +11,7 @@ from service.db.session import session_scope
 from service.history.client import ExchangeConfig
 from service.history.exchange_config import load_exchange_config
 from service.history.job import HistoryWorker, marker_ttl_s
+from service.history.store_access import history_store
 from service.keys import Keys
 from service.redis_client import sync_client
 from service.settings import Settings
@@ -30,15 +29,6 @@ def history_worker(settings: Settings) -> HistoryWorker:
         pages_per_task=settings.history_pages_per_task,
         marker_ttl_s=marker_ttl_s(settings.lease_ttl_s),
     )
-
-
-def history_store(database_url: str) -> Any:
-    """``HistoryStore(database_url)``: the STORE helper's class (issue 13).
-
-    Imported by name until that branch is merged; the lead turns this into a
-    plain ``from service.history.store import HistoryStore`` at merge.
-    """
-    return importlib.import_module("service.history.store").HistoryStore(database_url)
 
 
 def _load_config(sessions: sessionmaker[Session], name: str) -> ExchangeConfig:
