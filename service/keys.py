@@ -93,6 +93,10 @@ class Keys:
         """SCAN pattern of every stream in fetch-failure backoff."""
         return f"{self.prefix}:history:retry:*"
 
+    def history_summary(self) -> str:
+        """Hash: stream -> JSON StreamSummary of the beat's last history pass."""
+        return f"{self.prefix}:history:summary"
+
     def history_written(self) -> str:
         """Hash: stream -> rows written by the backfill (a counter per stream)."""
         return f"{self.prefix}:history:written"

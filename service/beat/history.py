@@ -9,6 +9,8 @@ releases the marker when it returns, so repeated passes (or two beats) never
 queue a task twice; a worker that dies mid-task stops renewing it and the beat
 plans the rest once it expires. Exchanges backed off after a 429/418, and
 streams in retry backoff after a failed page, are planned nothing meanwhile.
+Each pass also leaves a summary per stream in Redis (gap minutes, lag) for
+``status`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from service.history.budget import read_backoffs
 from service.history.plan import HistoryTask, PlanLimits, horizon_ms, plan_tasks
 from service.history.records import Coverage, Range, Wanted
 from service.history.retry import held, read_retries
+from service.history.summary import summarize, write_summaries
 from service.keys import Keys
 from service.logs import get_logger
 from workers.redis_text import text
@@ -63,6 +66,7 @@ class HistoryPlanner:
         wanted = self.load_wanted(now_ms)
         end = horizon_ms(now_ms)
         coverages = [self.coverage(w, Range(min(w.since_ms, end), end)) for w in wanted]
+        write_summaries(self.client, self.keys, [summarize(c) for c in coverages])
         busy = self._busy()
         in_flight = Counter(task_id.split("|", 1)[0] for task_id in busy)
         tasks = plan_tasks(
