@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "exchanges",
     "symbols",
     "price",
+    "coverage",
     "status",
     "serve",
     "simulate",
