@@ -56,6 +56,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HISTORY_INTERVAL_S": ("5", "seconds between the beat's history planning passes"),
     "HISTORY_TASKS_PER_EXCHANGE": ("4", "most history tasks queued or running per exchange"),
     "HISTORY_PAGES_PER_TASK": ("20", "most pages one history task fetches before it returns"),
+    "HISTORY_TASK_TTL_S": (
+        "30",
+        "a history task's claim without a page written; a killed worker's task is redone after it",
+    ),
     "PORT": ("8000", "port of the web process (/healthz, /metrics, /tickers)"),
     "WEB_TOKEN": ("", "optional bearer token for /tickers and /metrics (/healthz stays open)"),
 }
@@ -83,6 +87,7 @@ class Settings:
     history_interval_s: float = 5.0
     history_tasks_per_exchange: int = 4
     history_pages_per_task: int = 20
+    history_task_ttl_s: float = 30.0
     port: int = 8000
     # A secret: kept out of repr() so printing or logging the settings never shows it.
     web_token: str | None = field(default=None, repr=False)
@@ -112,6 +117,7 @@ class Settings:
             history_interval_s=reader.positive_float("HISTORY_INTERVAL_S"),
             history_tasks_per_exchange=reader.positive_int("HISTORY_TASKS_PER_EXCHANGE"),
             history_pages_per_task=reader.positive_int("HISTORY_PAGES_PER_TASK"),
+            history_task_ttl_s=reader.positive_float("HISTORY_TASK_TTL_S"),
             port=reader.port("PORT"),
             web_token=reader.text("WEB_TOKEN") or None,
         )

@@ -39,7 +39,6 @@ from service.beat.supervise import Enqueue, pending_ttl_s, restore_hold_off_s
 from service.beat.wakeup import Wakeup, reconcile_now
 from service.errors import TickerServiceError
 from service.health import check_transitions
-from service.history.job import marker_ttl_s
 from service.history.plan import HistoryTask, PlanLimits
 from service.history.store_access import history_store, load_wanted
 from service.keys import Keys
@@ -100,7 +99,7 @@ def history_planner(
         coverage=lambda wanted, window: store().coverage(wanted.key, window),
         enqueue=enqueue,
         limits=PlanLimits(max_in_flight=settings.history_tasks_per_exchange),
-        marker_ttl_s=marker_ttl_s(settings.lease_ttl_s),
+        marker_ttl_s=settings.history_task_ttl_s,
     )
 
 

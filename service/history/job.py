@@ -6,7 +6,7 @@ be called without a broker. Around ``backfill.run_task`` it:
 - builds (once per thread) the exchange's ccxt client, gated by its shared budget;
 - renews the task's pending marker after every page (the marker is the task's
   claim: a worker killed mid-task stops renewing it, it expires after
-  ``marker_ttl_s`` and the beat plans the unfinished range again);
+  ``marker_ttl_s`` (HISTORY_TASK_TTL_S) and the beat plans the unfinished range again);
 - counts rows written per stream (``/metrics``), and on a failed page holds the
   stream off with capped exponential backoff (``retry.py``), cleared by success;
 - releases the marker when it returns, so the beat plans the rest at once.
@@ -32,11 +32,6 @@ from service.keys import Keys
 from service.logs import get_logger
 
 log = get_logger(__name__)
-
-
-def marker_ttl_s(lease_ttl_s: float) -> float:
-    """A history task's claim: as a stream job's pending marker (4 x LEASE_TTL_S, >= 30 s)."""
-    return max(30.0, 4 * lease_ttl_s)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from service.db.engine import make_engine, make_sessionmaker
 from service.db.session import session_scope
 from service.history.client import ExchangeConfig
 from service.history.exchange_config import load_exchange_config
-from service.history.job import HistoryWorker, marker_ttl_s
+from service.history.job import HistoryWorker
 from service.history.store_access import history_store
 from service.keys import Keys
 from service.redis_client import sync_client
@@ -27,7 +27,7 @@ def history_worker(settings: Settings) -> HistoryWorker:
         store=history_store(settings.database_url),
         load_config=lambda name: _load_config(sessions, name),
         pages_per_task=settings.history_pages_per_task,
-        marker_ttl_s=marker_ttl_s(settings.lease_ttl_s),
+        marker_ttl_s=settings.history_task_ttl_s,
     )
 
 
