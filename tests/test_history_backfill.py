@@ -51,10 +51,10 @@ def test_candles_backfill_equals_the_truth_and_leaves_no_gap(ccxt_id):
     assert store.coverage(CANDLES, WINDOW).gaps == ()
 
 
-@pytest.mark.parametrize(("ccxt_id", "limit"), [("binance", 1000), ("binance", 50), ("okx", 100)])
-def test_trades_backfill_equals_the_truth_without_duplicates(ccxt_id, limit):
+@pytest.mark.parametrize("limit", [1000, 50, 7])
+def test_trades_backfill_equals_the_truth_without_duplicates(limit):
     store = StandInStore()
-    fetcher = Fetcher(StandInExchange(NOW), ccxt_id, TRADES, limit=limit)
+    fetcher = Fetcher(StandInExchange(NOW), "binance", TRADES, limit=limit)
     backfill_until_complete(fetcher, store, max_pages=5)
     truth = trades_truth(WINDOW.start_ms, WINDOW.end_ms)
     assert store.stored(TRADES) == truth
@@ -94,7 +94,7 @@ def test_a_hole_in_the_trade_id_chain_fails_the_page():
             return raw[:3] + raw[4:]
 
     with pytest.raises(ChainBroken, match="jump from 12 to 14"):
-        trades_page(Holey(NOW), "BTC/USDT", Cursor(EPOCH_MS, 10), EPOCH_MS + HOUR, 10, by_id=True)
+        trades_page(Holey(NOW), "BTC/USDT", Cursor(EPOCH_MS, 10), EPOCH_MS + HOUR, 10)
 
 
 def test_an_empty_range_is_complete_and_empty():
@@ -105,3 +105,13 @@ def test_an_empty_range_is_complete_and_empty():
         assert run_task(fetcher, store, quiet, max_pages=5).complete
         assert store.coverage(stream_key, quiet).gaps == ()
         assert store.stored(stream_key) == []
+
+
+def test_trades_of_an_exchange_without_known_paging_stay_a_visible_gap_never_complete():
+    store = StandInStore()
+    exchange = StandInExchange(NOW)
+    outcome = run_task(Fetcher(exchange, "okx", TRADES), store, WINDOW, max_pages=5)
+    assert not outcome.complete and "PagingNotSupported" in (outcome.error or "")
+    assert exchange.calls == 0 and store.stored(TRADES) == []
+    [gap] = store.coverage(TRADES, WINDOW).gaps
+    assert (gap.range, gap.reason) == (WINDOW, GapReason.FETCH_FAILED)

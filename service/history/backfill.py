@@ -28,6 +28,7 @@ from service.history.fetch import (
     Cursor,
     NoProgress,
     Page,
+    PagingNotSupported,
     candles_page,
     page_limit,
     trades_page,
@@ -47,7 +48,14 @@ from service.logs import get_logger, redact_text
 log = get_logger(__name__)
 
 # What a page may fail with and be retried later; a database error fails the task instead.
-FETCH_ERRORS = (ccxt.BaseError, ChainBroken, NoProgress, BudgetWaitTooLong, StoreError)
+FETCH_ERRORS = (
+    ccxt.BaseError,
+    ChainBroken,
+    NoProgress,
+    PagingNotSupported,
+    BudgetWaitTooLong,
+    StoreError,
+)
 ERROR_CHARS = 500
 
 
@@ -86,8 +94,9 @@ class Fetcher:
         limit = self.limit or page_limit(self.ccxt_id, self.key.stream)
         if self.key.stream == Stream.CANDLES:
             return candles_page(self.client, self.key.symbol, cursor, end_ms, limit)
-        by_id = self.ccxt_id in FROM_ID_EXCHANGES
-        return trades_page(self.client, self.key.symbol, cursor, end_ms, limit, by_id=by_id)
+        if self.ccxt_id not in FROM_ID_EXCHANGES:
+            raise PagingNotSupported(f"{self.ccxt_id}: trades backfill pages Binance only so far")
+        return trades_page(self.client, self.key.symbol, cursor, end_ms, limit)
 
 
 def run_task(

@@ -9,7 +9,7 @@ range: the exchange has no trades (or candles) there.
 
 On Binance trades are paged by ``fromId``: each page must start at the last
 id + 1 and run without a hole, or the page fails (``ChainBroken``); the
-trade-id chain is what proves nothing was skipped. Elsewhere pages go by time.
+trade-id chain is what proves nothing was skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 from service.errors import TickerServiceError
 from service.history.records import MINUTE_MS, Candle, Range, Stream, Trade
 
-# Exchanges whose public trades ccxt pages by id (params fromId) with dense ids.
+# Exchanges whose public trades ccxt pages by id (params fromId) with dense ids, and by
+# time (since, params until) for a chunk's first page.
 FROM_ID_EXCHANGES = frozenset({"binance", "binanceus"})
 # Largest page each exchange answers, when ccxt's ``features`` does not say (trades never).
 PAGE_LIMITS: dict[str, dict[Stream, int]] = {
@@ -38,8 +39,16 @@ class ChainBroken(TickerServiceError):
     """A trade page did not continue the id chain: a hole that must not be stored as complete."""
 
 
+class PagingNotSupported(TickerServiceError):
+    """Trades of this exchange cannot be paged over a past range yet: a gap, never "complete".
+
+    ccxt answers ``fetch_trades(since=...)`` on e.g. OKX with the latest trades,
+    ignoring ``since``; taking that answer for the range would hide a hole.
+    """
+
+
 class NoProgress(TickerServiceError):
-    """A full page that does not move the cursor (more trades in one ms than a page holds)."""
+    """A full page of candles that does not move the cursor."""
 
 
 @dataclass(frozen=True)
@@ -77,12 +86,11 @@ def candles_page(client: Any, symbol: str, cursor: Cursor, end_ms: int, limit: i
     return Page(rows, Range(cursor.at_ms, reached), Cursor(reached))
 
 
-def trades_page(
-    client: Any, symbol: str, cursor: Cursor, end_ms: int, limit: int, *, by_id: bool
-) -> Page:
+def trades_page(client: Any, symbol: str, cursor: Cursor, end_ms: int, limit: int) -> Page:
     """Public trades from ``cursor`` up to ``end_ms`` (exclusive), one request.
 
-    Raises ChainBroken (an id hole on an id-paged exchange), NoProgress.
+    The first page of a range goes by time (within Binance's hour), the next ones
+    by id from the last id + 1. Raises ChainBroken (a hole in the id chain).
     """
     if cursor.from_id is not None:
         raw = client.fetch_trades(symbol, None, limit, {"fromId": cursor.from_id})
@@ -98,12 +106,9 @@ def trades_page(
             return Page(rows, Range(cursor.at_ms, until + 1), Cursor(until + 1))
         return Page(rows, Range(cursor.at_ms, end_ms), None)
     last = trades[-1]
-    if last.timestamp <= cursor.at_ms and not by_id:
-        raise NoProgress(f"{symbol}: more than {limit} trades at {cursor.at_ms} ms")
     # Trades at the last time may continue on the next page: covered up to it, not through it.
-    next_id = int(last.id) + 1 if by_id else None
     covered = Range(cursor.at_ms, max(cursor.at_ms, last.timestamp))
-    return Page(rows, covered, Cursor(last.timestamp, next_id))
+    return Page(rows, covered, Cursor(last.timestamp, int(last.id) + 1))
 
 
 def _check_chain(raw: list[dict[str, Any]], from_id: int) -> None:
