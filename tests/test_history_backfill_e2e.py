@@ -13,10 +13,8 @@ no gap in the ledger.
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 
@@ -24,20 +22,15 @@ pytest.importorskip("service.history.store")
 sim_history = pytest.importorskip("service.simulator.history")
 
 from service.beat.history import HistoryPlanner  # noqa: E402
-from service.cli import main  # noqa: E402
 from service.history.plan import HistoryTask, PlanLimits, horizon_ms  # noqa: E402
-from service.history.records import MINUTE_MS, Range, Stream, StreamKey, Timeframe  # noqa: E402
+from service.history.records import MINUTE_MS, Range  # noqa: E402
 from service.history.store_access import history_store, load_wanted  # noqa: E402
 from service.history.worker_parts import history_worker  # noqa: E402
 from service.settings import Settings  # noqa: E402
-from service.simulator.params import ccxt_params  # noqa: E402
 from service.simulator.testing import SimulatorThread  # noqa: E402
+from tests.history_e2e import CANDLES, HOUR_MS, SYMBOL, TRADES, add_rows  # noqa: E402
 from workers.clock import now_ms  # noqa: E402
 
-SYMBOL = "BTC/USDT"
-HOUR_MS = 60 * MINUTE_MS
-TRADES = StreamKey("sim", SYMBOL, Stream.TRADES)
-CANDLES = StreamKey("sim", SYMBOL, Stream.CANDLES, Timeframe.M1)
 DEADLINE_S = 90
 
 
@@ -48,16 +41,6 @@ def settings(monkeypatch, redis_url, key_prefix, database_url) -> Settings:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return Settings.from_env()
-
-
-def add_rows(sim: SimulatorThread, since_ms: int, requests_per_minute: int) -> None:
-    params = json.dumps(ccxt_params("binance", sim.host, sim.port))
-    since = datetime.fromtimestamp(since_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert main(["db", "upgrade"]) == 0
-    rpm = str(requests_per_minute)
-    add = ["exchanges", "add", "sim", "--ccxt-id", "binance", "--params", params]
-    assert main([*add, "--requests-per-minute", rpm]) == 0
-    assert main(["symbols", "add", "sim", SYMBOL, "--trades", "--candles", "--since", since]) == 0
 
 
 def backfill(settings: Settings, redis_client, keys) -> int:  # type: ignore[no-untyped-def]
@@ -110,7 +93,7 @@ def test_a_backfill_equals_the_simulators_truth_with_5xx_and_429_pages(settings,
         # 40 weight per 5 s window (20 klines/aggTrades pages): the shared budget lets
         # more through, so the simulator answers 429s that back the exchange off.
         sim.client.set_budget(40, window_s=5, ban_after=1000, ban_s=2)
-        add_rows(sim, since, requests_per_minute=900)
+        add_rows(sim.host, sim.port, since, requests_per_minute=900)
         WINDOW[:] = [Range(since, horizon_ms(now_ms()))]
         backfill(settings, redis_client, keys)
         faults = sim.client.state()["faults"]

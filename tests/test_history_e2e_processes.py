@@ -7,9 +7,7 @@ Needs the STORE and SIMULATOR branches of issue 13: skipped until they are merge
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import UTC, datetime
 
 import pytest
 
@@ -17,19 +15,14 @@ pytest.importorskip("service.history.store")
 sim_history = pytest.importorskip("service.simulator.history")
 
 from bench.procs import BIN, service_env, started  # noqa: E402
-from service.cli import main  # noqa: E402
 from service.history.plan import horizon_ms  # noqa: E402
-from service.history.records import MINUTE_MS, Range, Stream, StreamKey, Timeframe  # noqa: E402
+from service.history.records import Range  # noqa: E402
 from service.history.store_access import history_store  # noqa: E402
 from service.queues import HISTORY_QUEUE  # noqa: E402
-from service.simulator.params import ccxt_params  # noqa: E402
 from service.simulator.testing import SimulatorProcess  # noqa: E402
+from tests.history_e2e import CANDLES, HOUR_MS, SYMBOL, TRADES, add_rows  # noqa: E402
 from workers.clock import now_ms  # noqa: E402
 
-SYMBOL = "BTC/USDT"
-HOUR_MS = 60 * MINUTE_MS
-TRADES = StreamKey("sim", SYMBOL, Stream.TRADES)
-CANDLES = StreamKey("sim", SYMBOL, Stream.CANDLES, Timeframe.M1)
 REQUESTS_PER_MINUTE = 240
 DEADLINE_S = 60
 
@@ -37,17 +30,6 @@ DEADLINE_S = 60
 def history_worker_args() -> list[str]:
     return [str(BIN / "dramatiq"), "service.workers", "--processes", "1", "--threads", "2",
             "--queues", HISTORY_QUEUE]  # fmt: skip
-
-
-def add_rows(monkeypatch, env: dict[str, str], sim: SimulatorProcess, since_ms: int) -> None:  # type: ignore[no-untyped-def]
-    for name in ("REDIS_URL", "TICKER_KEY_PREFIX", "DATABASE_URL"):
-        monkeypatch.setenv(name, env[name])
-    params = json.dumps(ccxt_params("binance", "127.0.0.1", sim.port))
-    since = datetime.fromtimestamp(since_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert main(["db", "upgrade"]) == 0
-    add = ["exchanges", "add", "sim", "--ccxt-id", "binance", "--params", params]
-    assert main([*add, "--requests-per-minute", str(REQUESTS_PER_MINUTE)]) == 0
-    assert main(["symbols", "add", "sim", SYMBOL, "--trades", "--candles", "--since", since]) == 0
 
 
 def wait_for(check, what: str, deadline_s: float = DEADLINE_S) -> None:  # type: ignore[no-untyped-def]
@@ -69,7 +51,9 @@ def test_a_worker_killed_mid_backfill_costs_nothing_but_time(monkeypatch, tmp_pa
                       HISTORY_PAGES_PER_TASK="2", HISTORY_TASK_TTL_S="4",
                       dramatiq_queue_prefetch="1")  # fmt: skip
     with SimulatorProcess("binance", symbols=3, fail_every=6) as sim:
-        add_rows(monkeypatch, env, sim, since)
+        for name in ("REDIS_URL", "TICKER_KEY_PREFIX", "DATABASE_URL"):
+            monkeypatch.setenv(name, env[name])
+        add_rows("127.0.0.1", sim.port, since, REQUESTS_PER_MINUTE)
         store = history_store(database_url)
         window = Range(since, horizon_ms(now_ms()))
         with (

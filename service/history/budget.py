@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import redis
 
 from service.errors import StoreError, TickerServiceError
+from service.history.scan import scan_json
 from service.keys import Keys
 from workers.clock import now_ms
-from workers.redis_text import text
 from workers.scripts import TAKE_TOKEN
 
 # Without an answer's Retry-After: 5 s, 10 s, 20 s ... capped at 5 minutes.
@@ -152,17 +152,9 @@ def backoff_delay_s(strikes: int, retry_after_s: float | None) -> float:
 
 def read_backoffs(client: redis.Redis, keys: Keys) -> list[Backoff]:
     """Every exchange backed off right now (for ``status`` and ``/metrics``). Raises StoreError."""
-    try:
-        names = sorted(text(k) for k in client.scan_iter(keys.request_backoff_pattern()))
-        values = client.mget(names) if names else []
-    except redis.RedisError as exc:
-        raise StoreError(f"reading request backoffs: {exc}") from exc
-    found = []
     head, tail = keys.request_backoff("\0").split("\0")
-    for name, raw in zip(names, values, strict=True):
-        if raw is None:
-            continue  # expired between the scan and the read
-        data = json.loads(text(raw))
-        exchange = name[len(head) : len(name) - len(tail)]
-        found.append(Backoff(exchange, int(data["until_ms"]), int(data["status"]), data["reason"]))
-    return found
+    found = scan_json(client, keys.request_backoff_pattern(), head, tail, "request backoffs")
+    return [
+        Backoff(exchange, int(data["until_ms"]), int(data["status"]), data["reason"])
+        for exchange, data in found
+    ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from service.errors import StoreError
+from service.history.scan import scan_json
 from service.keys import Keys
 from workers.clock import now_ms
 from workers.redis_text import text
@@ -65,19 +66,11 @@ def clear(client: redis.Redis, keys: Keys, stream: str) -> None:
 def read_retries(client: redis.Redis, keys: Keys) -> list[RetryState]:
     """Every stream with failures remembered (held or not). Raises StoreError."""
     head = keys.history_retry("")
-    try:
-        names = sorted(text(k) for k in client.scan_iter(keys.history_retry_pattern()))
-        values = client.mget(names) if names else []
-    except redis.RedisError as exc:
-        raise StoreError(f"reading history retry states: {exc}") from exc
-    states = []
-    for name, raw in zip(names, values, strict=True):
-        if raw is not None:
-            data = json.loads(text(raw))
-            states.append(
-                RetryState(name[len(head) :], data["attempts"], data["until_ms"], data["error"])
-            )
-    return states
+    found = scan_json(client, keys.history_retry_pattern(), head, "", "history retry states")
+    return [
+        RetryState(stream, data["attempts"], data["until_ms"], data["error"])
+        for stream, data in found
+    ]
 
 
 def held(states: list[RetryState], at_ms: int) -> frozenset[str]:
