@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0002"  # LOCAL-ONLY
+down_revision: str | Sequence[str] | None = "0003"  # the STORE helper's 0003_market_history
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
