@@ -21,7 +21,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from types import FrameType
 from typing import Any
@@ -104,25 +104,28 @@ def history_planner(
 
 
 def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> BackgroundScheduler:
-    """Lock, reconcile, supervision (the last two at once on start) and the health check."""
+    """Lock, reconcile, supervision (the last two at once on start), history planning
+    (first one interval after start, so the start-up reconcile and supervision run
+    alone: the ticker streams come first) and the health check."""
     now = datetime.now(UTC)
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
     )
     # A pass that wakes late still runs (once: coalesce) within one interval of its
     # time; later than that, the next regular run is due anyway.
-    for job_id, func, interval in (
-        ("lock", beat.lock_tick, lock_ttl / 3),
-        (PassKind.RECONCILE, beat.reconcile_pass, settings.reconcile_interval_s),
-        (PassKind.SUPERVISE, beat.supervise_pass, settings.supervise_interval_s),
-        (PassKind.HISTORY, beat.history_pass, settings.history_interval_s),
+    history_at = now + timedelta(seconds=settings.history_interval_s)
+    for job_id, func, interval, first in (
+        ("lock", beat.lock_tick, lock_ttl / 3, now),
+        (PassKind.RECONCILE, beat.reconcile_pass, settings.reconcile_interval_s, now),
+        (PassKind.SUPERVISE, beat.supervise_pass, settings.supervise_interval_s, now),
+        (PassKind.HISTORY, beat.history_pass, settings.history_interval_s, history_at),
     ):
         scheduler.add_job(
             func,
             "interval",
             id=job_id,
             seconds=interval,
-            next_run_time=now,
+            next_run_time=first,
             misfire_grace_time=max(1, int(interval)),
         )
     # Jobs that stop heartbeating altogether turn "down" only when someone looks:
