@@ -14,12 +14,15 @@ import dramatiq
 import redis
 from dramatiq.asyncio import get_event_loop_thread
 
-from service.errors import ValidationError
+from service.errors import TickerServiceError, ValidationError
 from service.health import record_heartbeat as record
 from service.heartbeat_sender import HeartbeatThread
+from service.history.job import HistoryJob
+from service.history.records import Stream
+from service.history.worker_parts import history_worker
 from service.keys import Keys
 from service.logs import get_logger
-from service.queues import HEALTH_QUEUE, STREAMS_QUEUE
+from service.queues import HEALTH_QUEUE, HISTORY_QUEUE, STREAMS_QUEUE
 from service.redis_client import sync_client
 from service.running_jobs import Refusal, RunningJobs
 from service.settings import Settings
@@ -141,3 +144,26 @@ def record_heartbeat(heartbeat: dict[str, Any]) -> None:
 @lru_cache(maxsize=1)
 def _sync_redis() -> Any:
     return sync_client(settings().redis_url)
+
+
+@dramatiq.actor(
+    queue_name=HISTORY_QUEUE,
+    # The beat plans again whatever a task left undone (its claim is released or
+    # expires), so Dramatiq's own retries would only duplicate work. A task is
+    # bounded by HISTORY_PAGES_PER_TASK pages, each by its token wait and ccxt's timeout.
+    max_retries=0,
+    time_limit=15 * 60 * 1000,
+)
+def fetch_history(
+    exchange: str, symbol: str, stream: str, start_ms: int, end_ms: int, task_id: str
+) -> None:
+    """Backfill ``[start_ms, end_ms)`` of one stream (a task the beat planned)."""
+    try:
+        job = HistoryJob(exchange, symbol, Stream(stream), start_ms, end_ms, task_id)
+    except ValueError as exc:  # a message from an incompatible version: nothing to retry
+        log.warning("history task dropped", error=str(exc), task=task_id)
+        return
+    try:
+        history_worker(settings()).run(job)
+    except TickerServiceError as exc:  # the beat plans it again; the ledger shows the gap
+        log.warning("history task failed", task=task_id, error=str(exc))

@@ -60,6 +60,47 @@ class Keys:
         """Pub/sub channel: an edit was committed, the beat reconciles now (payload: what)."""
         return f"{self.prefix}:beat:wakeup"
 
+    # -- market history --------------------------------------------------------
+    def request_budget(self, exchange: str) -> str:
+        """Hash: the exchange's shared REST token bucket (tokens, at_ms), every worker's."""
+        return f"{self.prefix}:budget:{exchange}"
+
+    def request_backoff(self, exchange: str) -> str:
+        """String: set after a 429/418, expiring at the backoff deadline; JSON of why."""
+        return f"{self.prefix}:budget:{exchange}:backoff"
+
+    def request_backoff_pattern(self) -> str:
+        """SCAN pattern of every exchange's backoff key."""
+        return f"{self.prefix}:budget:*:backoff"
+
+    def backoff_strikes(self, exchange: str) -> str:
+        """Counter: 429/418 answers in a row (expires), for the next backoff's length."""
+        return f"{self.prefix}:budget:{exchange}:strikes"
+
+    def history_pending(self, task_id: str) -> str:
+        """String: set while a history task is queued or running (SET NX PX)."""
+        return f"{self.prefix}:history:pending:{task_id}"
+
+    def history_pending_pattern(self) -> str:
+        """SCAN pattern of every history pending marker."""
+        return f"{self.prefix}:history:pending:*"
+
+    def history_retry(self, stream: str) -> str:
+        """String: JSON {attempts, error}, expiring when a failed stream may be fetched again."""
+        return f"{self.prefix}:history:retry:{stream}"
+
+    def history_retry_pattern(self) -> str:
+        """SCAN pattern of every stream in fetch-failure backoff."""
+        return f"{self.prefix}:history:retry:*"
+
+    def history_summary(self) -> str:
+        """Hash: stream -> JSON StreamSummary of the beat's last history pass."""
+        return f"{self.prefix}:history:summary"
+
+    def history_written(self) -> str:
+        """Hash: stream -> rows written by the backfill (a counter per stream)."""
+        return f"{self.prefix}:history:written"
+
     # -- health ---------------------------------------------------------------
     def health_jobs(self) -> str:
         """Hash: job key -> latest heartbeat JSON."""

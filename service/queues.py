@@ -9,4 +9,5 @@ from __future__ import annotations
 
 STREAMS_QUEUE = "streams"  # stream_exchange: one long-lived message per job
 HEALTH_QUEUE = "health"  # record_heartbeat: short messages, kept off the busy stream threads
-QUEUES = (STREAMS_QUEUE, HEALTH_QUEUE)
+HISTORY_QUEUE = "history"  # fetch_history: finite backfill tasks, blocking REST, own processes
+QUEUES = (STREAMS_QUEUE, HEALTH_QUEUE, HISTORY_QUEUE)

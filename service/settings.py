@@ -53,6 +53,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TICKER_DAEMON_EXCHANGES": ("", "optional comma-separated allow-list of exchange names"),
     "SHARD_SIZE": ("200", "most symbols per streaming job; larger exchanges are sharded"),
     "STREAM_JOBS_PER_PROCESS": ("16", "most streaming jobs one worker process runs at once"),
+    "HISTORY_INTERVAL_S": ("5", "seconds between the beat's history planning passes"),
+    "HISTORY_TASKS_PER_EXCHANGE": ("4", "most history tasks queued or running per exchange"),
+    "HISTORY_PAGES_PER_TASK": ("20", "most pages one history task fetches before it returns"),
+    "HISTORY_TASK_TTL_S": (
+        "30",
+        "a history task's claim without a page written; a killed worker's task is redone after it",
+    ),
     "PORT": ("8000", "port of the web process (/healthz, /metrics, /tickers)"),
     "WEB_TOKEN": ("", "optional bearer token for /tickers and /metrics (/healthz stays open)"),
     "HISTORY_RETENTION_DAYS": (
@@ -81,6 +88,10 @@ class Settings:
     daemon_exchanges: frozenset[str] | None = None
     shard_size: int = 200
     stream_jobs_per_process: int = 16
+    history_interval_s: float = 5.0
+    history_tasks_per_exchange: int = 4
+    history_pages_per_task: int = 20
+    history_task_ttl_s: float = 30.0
     port: int = 8000
     # A secret: kept out of repr() so printing or logging the settings never shows it.
     web_token: str | None = field(default=None, repr=False)
@@ -108,6 +119,10 @@ class Settings:
             daemon_exchanges=reader.name_set("TICKER_DAEMON_EXCHANGES"),
             shard_size=reader.positive_int("SHARD_SIZE"),
             stream_jobs_per_process=reader.positive_int("STREAM_JOBS_PER_PROCESS"),
+            history_interval_s=reader.positive_float("HISTORY_INTERVAL_S"),
+            history_tasks_per_exchange=reader.positive_int("HISTORY_TASKS_PER_EXCHANGE"),
+            history_pages_per_task=reader.positive_int("HISTORY_PAGES_PER_TASK"),
+            history_task_ttl_s=reader.positive_float("HISTORY_TASK_TTL_S"),
             port=reader.port("PORT"),
             web_token=reader.text("WEB_TOKEN") or None,
             history_retention_days=reader.optional_positive_int("HISTORY_RETENTION_DAYS"),

@@ -10,6 +10,6 @@ _settings = Settings.from_env()
 configure_logging(_settings.log_format, _settings.log_level)
 setup_broker(_settings)
 
-from service.actors import record_heartbeat, stream_exchange  # noqa: E402
+from service.actors import fetch_history, record_heartbeat, stream_exchange  # noqa: E402
 
-__all__ = ["record_heartbeat", "stream_exchange"]
+__all__ = ["fetch_history", "record_heartbeat", "stream_exchange"]

@@ -35,8 +35,8 @@ COMPOSE = ROOT / "docker" / "compose.yaml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 LOCKFILE = ROOT / "docker" / "requirements.lock"
 DEV_LOCKFILE = ROOT / "docker" / "requirements-dev.lock"
-PROCESS_TYPES = {"release", "web", "worker", "health", "beat"}
-APP_SERVICES = {"migrate", "worker", "health-worker", "beat", "web"}
+PROCESS_TYPES = {"release", "web", "worker", "health", "history", "beat"}
+APP_SERVICES = {"migrate", "worker", "health-worker", "history-worker", "beat", "web"}
 DEMO_SERVICES = {"sim-binance", "sim-okx", "seed"}
 DEV_TOOLS = {
     "pytest",
@@ -99,7 +99,7 @@ def executable(argv: list[str]) -> str:
 # ---------------------------------------------------------------- Procfile
 
 
-def test_procfile_declares_release_web_worker_health_and_beat() -> None:
+def test_procfile_declares_release_web_worker_health_history_and_beat() -> None:
     assert set(procfile()) == PROCESS_TYPES
 
 
@@ -125,11 +125,11 @@ def test_procfile_ticker_service_commands_parse_with_the_real_cli(process: str) 
     assert callable(args.func)
 
 
-def test_procfile_workers_split_streams_and_health_queues_with_explicit_sizes() -> None:
+def test_procfile_workers_split_streams_health_and_history_queues_with_explicit_sizes() -> None:
     parser = make_argument_parser()
     processes = procfile()
     queues = {}
-    for name in ("worker", "health"):
+    for name in ("worker", "health", "history"):
         env, argv = split_env(processes[name])
         assert argv[0] == "dramatiq"
         assert env.get("dramatiq_queue_prefetch") == "1", f"{name}: prefetch not limited"
@@ -138,8 +138,8 @@ def test_procfile_workers_split_streams_and_health_queues_with_explicit_sizes() 
         assert args.processes >= 1 and args.threads >= 1
         assert "--processes" in argv and "--threads" in argv and "--queues" in argv
         queues[name] = set(args.queues)
-    assert queues == {"worker": {"streams"}, "health": {"health"}}
-    assert queues["worker"] | queues["health"] == actor_queues()
+    assert queues == {"worker": {"streams"}, "health": {"health"}, "history": {"history"}}
+    assert queues["worker"] | queues["health"] | queues["history"] == actor_queues()
 
 
 def test_procfile_says_how_a_workers_capacity_is_set_with_a_real_setting() -> None:

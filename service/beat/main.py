@@ -1,13 +1,14 @@
 """``ticker-scheduler``: the beat process.
 
 Reads the settings once, sets up logging and the Dramatiq broker, then runs
-three APScheduler jobs in a BackgroundScheduler: the beat lock tick (every
-third of the lock ttl), a reconcile (at start, then every
-RECONCILE_INTERVAL_S) and a supervision pass (at start, then every
-SUPERVISE_INTERVAL_S). Beside the scheduler, threads listen for edits (the
-CLI's wake-ups on Redis; on Postgres the tables' trigger notices) and run a
-reconcile pass at once (``service.beat.wakeup``). SIGTERM or Ctrl-C stops it:
-running passes finish, the lock is released, the exit code is 0.
+APScheduler jobs in a BackgroundScheduler: the beat lock tick (every third
+of the lock ttl), a reconcile (at start, then every RECONCILE_INTERVAL_S), a
+supervision pass (at start, then every SUPERVISE_INTERVAL_S) and a history
+pass (at start, then every HISTORY_INTERVAL_S: gaps -> backfill tasks).
+Beside the scheduler, threads listen for edits (the CLI's wake-ups on Redis;
+on Postgres the tables' trigger notices) and run a reconcile pass at once
+(``service.beat.wakeup``). SIGTERM or Ctrl-C stops it: running passes
+finish, the lock is released, the exit code is 0.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
-from functools import partial
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache, partial
 from types import FrameType
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from service.beat.history import EnqueueHistory, HistoryPlanner, task_args
 from service.beat.listen import RedisWakeups, listen
 from service.beat.lock import BeatLock, lock_ttl_s
 from service.beat.pg_listen import PostgresEdits, is_postgres
@@ -36,6 +39,8 @@ from service.beat.supervise import Enqueue, pending_ttl_s, restore_hold_off_s
 from service.beat.wakeup import Wakeup, reconcile_now
 from service.errors import TickerServiceError
 from service.health import check_transitions
+from service.history.plan import HistoryTask, PlanLimits
+from service.history.store_access import history_store, load_wanted
 from service.keys import Keys
 from service.logs import configure_logging, get_logger
 from service.redis_client import sync_client
@@ -65,25 +70,62 @@ def broker_enqueue(settings: Settings) -> Enqueue:
     return enqueue
 
 
+def broker_enqueue_history(settings: Settings) -> EnqueueHistory:
+    """``fetch_history.send`` on the Redis broker built from ``settings``."""
+    from service.broker import setup_broker
+
+    setup_broker(settings)
+    from service.actors import fetch_history
+
+    def enqueue(task: HistoryTask) -> None:
+        fetch_history.send(*task_args(task))
+
+    return enqueue
+
+
+def history_planner(
+    settings: Settings, client: Any, keys: Keys, enqueue: EnqueueHistory
+) -> HistoryPlanner:
+    """The beat's history planner: the store's ledger and wanted rows, the plan's limits.
+
+    The store is opened at the first pass, so a database that is away fails
+    that pass (recorded, retried at the next) rather than the beat's start.
+    """
+    store = lru_cache(maxsize=1)(partial(history_store, settings.database_url))
+    return HistoryPlanner(
+        client=client,
+        keys=keys,
+        load_wanted=partial(load_wanted, settings.database_url),
+        coverage=lambda wanted, window: store().coverage(wanted.key, window),
+        enqueue=enqueue,
+        limits=PlanLimits(max_in_flight=settings.history_tasks_per_exchange),
+        marker_ttl_s=settings.history_task_ttl_s,
+    )
+
+
 def build_scheduler(beat: Beat, settings: Settings, lock_ttl: float) -> BackgroundScheduler:
-    """Lock, reconcile, supervision (the last two at once on start) and the health check."""
+    """Lock, reconcile, supervision (the last two at once on start), history planning
+    (first one interval after start, so the start-up reconcile and supervision run
+    alone: the ticker streams come first) and the health check."""
     now = datetime.now(UTC)
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
     )
     # A pass that wakes late still runs (once: coalesce) within one interval of its
     # time; later than that, the next regular run is due anyway.
-    for job_id, func, interval in (
-        ("lock", beat.lock_tick, lock_ttl / 3),
-        (PassKind.RECONCILE, beat.reconcile_pass, settings.reconcile_interval_s),
-        (PassKind.SUPERVISE, beat.supervise_pass, settings.supervise_interval_s),
+    history_at = now + timedelta(seconds=settings.history_interval_s)
+    for job_id, func, interval, first in (
+        ("lock", beat.lock_tick, lock_ttl / 3, now),
+        (PassKind.RECONCILE, beat.reconcile_pass, settings.reconcile_interval_s, now),
+        (PassKind.SUPERVISE, beat.supervise_pass, settings.supervise_interval_s, now),
+        (PassKind.HISTORY, beat.history_pass, settings.history_interval_s, history_at),
     ):
         scheduler.add_job(
             func,
             "interval",
             id=job_id,
             seconds=interval,
-            next_run_time=now,
+            next_run_time=first,
             misfire_grace_time=max(1, int(interval)),
         )
     # Jobs that stop heartbeating altogether turn "down" only when someone looks:
@@ -110,8 +152,11 @@ def _health_check(beat: Beat, settings: Settings) -> Callable[[], None]:
     return check
 
 
-def build_beat(settings: Settings, enqueue: Enqueue) -> tuple[Beat, float]:
-    """The Beat for ``settings`` and its lock ttl in seconds."""
+def build_beat(
+    settings: Settings, enqueue: Enqueue, enqueue_history: EnqueueHistory | None = None
+) -> tuple[Beat, float]:
+    """The Beat for ``settings`` and its lock ttl in seconds (history planned when
+    ``enqueue_history`` is given)."""
     from service.beat.source import DatabaseSource, check_exchange_row, validate_symbol
 
     identity = beat_id()
@@ -134,6 +179,9 @@ def build_beat(settings: Settings, enqueue: Enqueue) -> tuple[Beat, float]:
         options=options,
         beat_id=identity,
         lock=BeatLock(client, keys.beat_lock(), identity, ttl_s=ttl),
+        history=None
+        if enqueue_history is None
+        else history_planner(settings, client, keys, enqueue_history),
     )
     return beat, ttl
 
@@ -168,7 +216,7 @@ def _stop_threads(threads: list[threading.Thread], stop: threading.Event) -> Non
 
 def run(settings: Settings, stop: threading.Event) -> None:
     """Run the beat until ``stop`` is set; then stop the scheduler and release the lock."""
-    beat, ttl = build_beat(settings, broker_enqueue(settings))
+    beat, ttl = build_beat(settings, broker_enqueue(settings), broker_enqueue_history(settings))
     scheduler = build_scheduler(beat, settings, ttl)
     log.info(
         "beat started",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import redis
 
+from service.beat.history import HistoryPass, HistoryPlanner
 from service.beat.lock import BeatLock
 from service.beat.reconcile import Load, ReconcileOptions, Reconciliation, reconcile
 from service.beat.status import PassKind, PassOutcome, PassStatus, write_status
@@ -57,6 +58,7 @@ class Beat:
         options: ReconcileOptions,
         beat_id: str,
         lock: BeatLock | None = None,
+        history: HistoryPlanner | None = None,
     ) -> None:
         self.client = client
         self.keys = keys
@@ -66,6 +68,7 @@ class Beat:
         self.options = options
         self.beat_id = beat_id
         self.lock = lock
+        self.history = history
         self.active = lock is None
         # Set when this beat becomes the active one: the next supervision pass
         # reconciles instead, so a standby that takes over reads the database
@@ -116,6 +119,17 @@ class Beat:
             if status is not None:
                 return status
         return self._run(PassKind.SUPERVISE, self._supervise)
+
+    def history_pass(self) -> PassStatus | None:
+        """One history planning pass if active (and history is planned here), else None."""
+        if self.history is None:
+            return None
+        return self._run(PassKind.HISTORY, self._plan_history)
+
+    def _plan_history(self) -> _Outcome:
+        assert self.history is not None
+        done = self.history.run(now_ms())
+        return _Outcome(jobs=done.streams, enqueued=len(done.enqueued), error=_history_error(done))
 
     def _reconcile(self) -> _Outcome:
         self.reconcile_due = False  # a failed one is retried at the regular interval
@@ -232,6 +246,13 @@ def _enqueue_error(done: Supervision) -> str | None:
         return None
     job_key, error = done.failed[0]
     return f"enqueue failed for {len(done.failed)} job(s), first {job_key}: {error}"
+
+
+def _history_error(done: HistoryPass) -> str | None:
+    if not done.failed:
+        return None
+    task_id, error = done.failed[0]
+    return f"enqueue failed for {len(done.failed)} history task(s), first {task_id}: {error}"
 
 
 def _describe(exc: Exception) -> str:

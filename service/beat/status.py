@@ -1,6 +1,6 @@
 """The result of one beat pass, written to ``beat_status`` for ``ticker-service status``.
 
-``beat_status`` is a hash: field ``reconcile`` or ``supervise`` -> JSON of the
+``beat_status`` is a hash: field ``reconcile``, ``supervise`` or ``history`` -> JSON of the
 last pass of that kind::
 
     {"at": 1767225600000, "duration_ms": 12.5, "outcome": "ok", "error": null,
@@ -26,10 +26,11 @@ from workers.redis_text import text
 
 
 class PassKind(StrEnum):
-    """The two passes the beat runs, each a field of ``beat_status``."""
+    """The passes the beat runs, each a field of ``beat_status``."""
 
     RECONCILE = "reconcile"
     SUPERVISE = "supervise"
+    HISTORY = "history"  # gaps -> history tasks (jobs: wanted streams, enqueued: tasks)
 
 
 class PassOutcome(StrEnum):

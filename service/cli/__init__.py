@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "candles",
     "trades",
     "price",
+    "coverage",
     "status",
     "serve",
     "simulate",

@@ -1,4 +1,4 @@
-"""``ticker-service exchanges add|list|enable|disable|remove``: what to stream.
+"""``ticker-service exchanges add|set|list|enable|disable|remove``: what to stream.
 
 Each command is one transaction: it writes everything or nothing. Credentials
 never go in the database: ``--params`` with an apiKey, secret... is refused.
@@ -18,6 +18,8 @@ from service.cli.notify import tell_beat
 from service.db import repo
 from service.db.session import migrated_session
 from service.db.validation import parse_json_object
+from service.errors import ValidationError
+from service.history.exchange_config import check_requests_per_minute, set_requests_per_minute
 from service.settings import Settings
 from workers.spec import MODES
 
@@ -28,6 +30,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("exchanges", help="add, list, enable, disable, remove exchanges")
     actions = parser.add_subparsers(dest="exchanges_action", required=True, metavar="ACTION")
     _register_add(actions)
+    _register_set(actions)
     listing = actions.add_parser("list", help="list every exchange with its symbol counts")
     listing.add_argument("--json", action="store_true", help="print JSON for machines")
     listing.set_defaults(func=run_list)
@@ -50,7 +53,47 @@ def _register_add(actions: Any) -> None:
     add.add_argument("--poll-interval", type=float, default=2.0, help="seconds between polls")
     add.add_argument("--watch-params", default="{}", help="JSON object for watch_tickers")
     add.add_argument("--disabled", action="store_true", help="add it without streaming it yet")
+    add.add_argument("--requests-per-minute", type=_budget, default=None, help=BUDGET_HELP)
     add.set_defaults(func=run_add)
+
+
+BUDGET_HELP = "REST requests a minute for history, all workers together (default: ccxt's rateLimit)"
+
+
+def _register_set(actions: Any) -> None:
+    change = actions.add_parser("set", help="change an exchange's request budget")
+    change.add_argument("name", help="the exchange's name")
+    change.add_argument(
+        "--requests-per-minute",
+        type=_budget,
+        required=True,
+        help=BUDGET_HELP + "; 'auto' goes back to the default",
+    )
+    change.set_defaults(func=run_set)
+
+
+def _budget(value: str) -> int | None:
+    """--requests-per-minute: a whole number of at least 2, or 'auto' (None)."""
+    if value == "auto":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number or 'auto', got {value!r}"
+        ) from None
+    try:
+        return check_requests_per_minute(number)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def run_set(args: argparse.Namespace, settings: Settings) -> int:
+    with migrated_session(settings.database_url, action="exchanges set") as session:
+        set_requests_per_minute(session, args.name, args.requests_per_minute)
+    budget = args.requests_per_minute or "from ccxt's rateLimit"
+    print(f"exchange {args.name}: requests per minute {budget}")
+    return 0
 
 
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,6 +110,8 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
             watch_params=watch_params,
             enabled=not args.disabled,
         )
+        if args.requests_per_minute is not None:
+            set_requests_per_minute(session, args.name, args.requests_per_minute)
     state = "disabled" if args.disabled else "enabled"
     print(f"added exchange {args.name} (ccxt {args.ccxt_id}, mode {args.mode}, {state})")
     tell_beat(settings, f"exchanges add {args.name}")

@@ -22,6 +22,7 @@ from service.errors import StoreError
 from service.health.model import Status
 from service.health.render import render_status
 from service.health.snapshot import load_status
+from service.history.health import HistoryHealth, load_history_health
 from service.keys import Keys
 from service.redis_client import sync_client
 from service.settings import Settings, redact_url
@@ -56,16 +57,22 @@ def show_once(client: redis.Redis, settings: Settings, *, as_json: bool) -> int:
     """Print the status once; returns the exit code."""
     try:
         status = load_status(client, Keys(settings.key_prefix), settings)
+        history = load_history_health(client, Keys(settings.key_prefix))
     except StoreError as exc:
         where = redact_url(settings.redis_url)
         print(f"error: Redis at {where} does not answer: {exc.__cause__ or exc}", file=sys.stderr)
         return UNREACHABLE
-    print(format_status(status, as_json=as_json), flush=True)
+    print(format_status(status, as_json=as_json, history=history), flush=True)
     return HEALTHY if status.healthy else UNHEALTHY
 
 
-def format_status(status: Status, *, as_json: bool) -> str:
-    return json.dumps(status.to_dict(), sort_keys=True) if as_json else render_status(status)
+def format_status(status: Status, *, as_json: bool, history: HistoryHealth | None = None) -> str:
+    if not as_json:
+        return render_status(status, history)
+    data = status.to_dict()
+    if history is not None:
+        data["history"] = history.to_dict()
+    return json.dumps(data, sort_keys=True)
 
 
 def watch(client: redis.Redis, settings: Settings, *, as_json: bool, interval_s: float) -> int:

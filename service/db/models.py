@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -71,6 +72,8 @@ class Exchange(Base):
     watch_params: Mapped[dict[str, Any]] = mapped_column(
         JSON, default=dict, server_default=_EMPTY_JSON
     )
+    # REST requests a minute for history tasks, shared by every worker; NULL: ccxt's rateLimit.
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_utcnow, server_default=func.now()
     )

@@ -15,7 +15,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from service.errors import StoreError
+from service.health.history_metrics import HistoryCollector
 from service.health.model import HealthState, JobHealth, PassHealth, Status
+from service.history.health import HistoryHealth
 from service.logs import get_logger
 
 log = get_logger(__name__)
@@ -160,10 +162,14 @@ def _add_known(metric: Family, labels: list[str], value: float | None) -> None:
         metric.add_metric(labels, value)
 
 
-def metrics_registry(load: Callable[[], Status]) -> CollectorRegistry:
-    """A registry of its own (not the global one) holding only the health collector."""
+def metrics_registry(
+    load: Callable[[], Status], load_history: Callable[[], HistoryHealth] | None = None
+) -> CollectorRegistry:
+    """A registry of its own (not the global one): the health collector, and history's."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HealthCollector(load))
+    if load_history is not None:
+        registry.register(HistoryCollector(load_history))
     return registry
 
 

@@ -152,6 +152,6 @@ class Status:
         data["healthy"] = self.healthy
         data["counts"] = self.counts()
         data["beat"]["ok"] = self.beat.ok
-        for kind in PassKind:
+        for kind in (PassKind.RECONCILE, PassKind.SUPERVISE):  # the history pass: own section
             data["beat"][kind]["ok"] = getattr(self.beat, kind).ok
         return data

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from service.beat.status import PassKind
 from service.db.skipped import SkippedRow, Table
 from service.health.model import HealthState, JobHealth, PassHealth, Status, WorkerHealth
+from service.history.health import HistoryHealth
+from service.history.summary import StreamSummary
 
 HEADER = (
     "JOB",
@@ -22,8 +24,9 @@ HEADER = (
 ERROR_WIDTH = 60
 
 
-def render_status(status: Status) -> str:
-    """The table of desired jobs, then stale symbols, undesired jobs, workers and the beat."""
+def render_status(status: Status, history: HistoryHealth | None = None) -> str:
+    """The table of desired jobs, then stale symbols, undesired jobs, workers, the beat
+    and, when given and any stream collects it, market history."""
     lines = [_summary(status), ""]
     lines += _table([HEADER, *(_job_row(job) for job in status.jobs)])
     lines += _stale_symbol_lines(status.jobs)
@@ -34,7 +37,45 @@ def render_status(status: Status) -> str:
     lines += ["", "workers:", *workers]
     lines += ["", _beat_line(status)]
     lines += _skipped_lines(status.beat.reconcile.skipped_rows)
+    if history is not None:
+        lines += history_lines(history)
     return "\n".join(lines)
+
+
+HISTORY_HEADER = ("STREAM", "LAG", "GAP MIN", "GAPS", "WRITTEN", "FIRST GAP")
+
+
+def history_lines(health: HistoryHealth) -> list[str]:
+    """Each history stream's lag and gaps, then backed-off exchanges and failing streams."""
+    if not health.streams and not health.backoffs:
+        return []
+    lines = ["", f"history: {len(health.streams)} streams, {health.gap_minutes:g} gap minutes"]
+    if health.streams:
+        rows = [HISTORY_HEADER, *(_history_row(health, s) for s in health.streams)]
+        lines += [f"  {line}" for line in _table(rows)]
+    for b in health.backoffs:
+        left = max(0.0, (b.until_ms - health.at_ms) / 1000)
+        lines.append(f"  {b.exchange} backed off for {format_age(left)} more ({b.reason})")
+    for r in health.failing:
+        if r.until_ms > health.at_ms:
+            wait = format_age((r.until_ms - health.at_ms) / 1000)
+            error = _truncate(r.error, ERROR_WIDTH)
+            lines.append(f"  {r.stream}: {r.attempts} failed in a row, retry in {wait}: {error}")
+    return lines
+
+
+def _history_row(health: HistoryHealth, s: StreamSummary) -> tuple[str, ...]:
+    first = s.first_gap_reason or "-"
+    if s.first_gap_error:
+        first += f": {_truncate(s.first_gap_error, ERROR_WIDTH)}"
+    return (
+        s.stream,
+        format_age(s.lag_s(health.at_ms)),
+        f"{s.gap_minutes:g}",
+        str(s.gaps),
+        str(health.written.get(s.stream, 0)),
+        first,
+    )
 
 
 def _summary(status: Status) -> str:

@@ -33,6 +33,7 @@ from service.errors import StoreError
 from service.health.metrics import metrics_registry, render_metrics
 from service.health.snapshot import load_status
 from service.health.transitions import check_transitions
+from service.history.health import load_history_health
 from service.keys import Keys
 from service.logs import get_logger
 from service.redis_client import sync_client
@@ -61,7 +62,10 @@ def create_app(
     app[SETTINGS] = settings
     app[CLIENT] = redis_client
     app[READER] = TickReader(redis_client, keys, stale_after_s=settings.stale_after_s)
-    app[METRICS] = metrics_registry(lambda: load_status(redis_client, keys, settings))
+    app[METRICS] = metrics_registry(
+        lambda: load_status(redis_client, keys, settings),
+        lambda: load_history_health(redis_client, keys),
+    )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/tickers", tickers_index)

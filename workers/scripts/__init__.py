@@ -48,3 +48,5 @@ HOLD_LOCK = LuaScript("hold_lock")
 READ_SPEC = LuaScript("read_spec")
 # The whole desired state with its marker, when the marker is absent.
 RESTORE_DESIRED = LuaScript("restore_desired")
+# One request from an exchange's shared token bucket, unless the exchange is backed off.
+TAKE_TOKEN = LuaScript("take_token")
