@@ -69,10 +69,10 @@ def test_db_upgrade_then_current_reports_the_head_revision(cli: Cli, database_ur
         f"database {_shown(database_url)} was never migrated: run `ticker-service db upgrade`\n",
     )
     code, out, _ = cli(database_url, "db", "upgrade")
-    assert (code, out.endswith("is at revision 0003\n")) == (0, True)
+    assert (code, out.endswith("is at revision 0004\n")) == (0, True)
     assert cli(database_url, "db", "current")[:2] == (
         0,
-        f"database {_shown(database_url)} is at revision 0003 (head)\n",
+        f"database {_shown(database_url)} is at revision 0004 (head)\n",
     )
 
 
