@@ -6,10 +6,11 @@ and a worker killed here loses at most the page in flight. The task first asks
 the ledger what of its range is still missing, so a message delivered twice
 (a worker died and the broker re-queued it) costs one read, not a refetch.
 
-A page that fails stops the task: its range (from the failed page to the end
-of the gap) is recorded as a ``FETCH_FAILED`` gap with the error, so it stays
-visible in ``coverage`` and ``/metrics`` until a later task fills it; nothing
-is ever skipped. The caller decides when to try again (``retry.py``).
+A page that fails stops the task: what is still missing of its gap (from the
+failed page to the gap's end, or on OKX trades, which page backwards, from the
+gap's start to the failed page) is recorded as a ``FETCH_FAILED`` gap with the
+error, so it stays visible in ``coverage`` and ``/metrics`` until a later task
+fills it; nothing is ever skipped. The caller decides when to try again (``retry.py``).
 """
 
 from __future__ import annotations
