@@ -54,6 +54,23 @@ def test_a_task_fills_its_range_counts_rows_and_releases_its_claim(worker, redis
     assert redis_client.exists(keys.request_budget("sim"))
 
 
+def test_an_okx_task_pages_its_trades_backwards_to_the_truth(redis_client, keys, sqlite_url):
+    with SimulatorThread("okx", symbols=3, rate=1) as sim:
+        config = ExchangeConfig("sim", "okx", sim.ccxt_params, requests_per_minute=60_000)
+        for store in migrated_store(sqlite_url):
+            worker = HistoryWorker(client=redis_client, keys=keys, store=store,
+                                   load_config=lambda name: config, pages_per_task=100,
+                                   marker_ttl_s=30)  # fmt: skip
+            outcome = worker.run(JOB)
+            window = Range(JOB.start_ms, JOB.end_ms)
+            # 1800 trades, 100 a page from the newest, and one more page reaching past the start.
+            assert (outcome.complete, outcome.pages) == (True, 19)
+            assert list(store.iter_trades(JOB.key, window)) == trades_between(
+                SYMBOL, JOB.start_ms, JOB.end_ms
+            )
+            assert store.coverage(JOB.key, window).gaps == ()
+
+
 def test_a_failed_page_holds_the_stream_off_and_a_success_clears_it(worker, simulator,
                                                                    redis_client, keys):  # fmt: skip
     simulator.client.set_faults(every=1)  # every history page answers 5xx
