@@ -1,10 +1,11 @@
 """The beat's history pass against a real Redis: gaps -> claimed, bounded, non-repeating tasks.
 
-The ledger is the in-test STAND-IN of tests/history_standins.py until the
-store lands (tests/test_history_backfill_e2e.py runs the real one).
+The ledger is the real ``HistoryStore``'s, on SQLite and Postgres.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +16,8 @@ from service.history.budget import RequestBudget, budget_spec
 from service.history.plan import HistoryTask, PlanLimits
 from service.history.records import MINUTE_MS, Range, Stream, StreamKey, Wanted
 from service.history.retry import note_failure
-from tests.history_standins import StandInStore
+from service.history.store import HistoryStore
+from tests.history_real import migrated_store
 
 HOUR = 60 * MINUTE_MS
 NOW = 1_764_547_200_000 + 10 * HOUR + 5_000
@@ -26,8 +28,8 @@ WANTED = [Wanted(BTC, NOW - 6 * HOUR), Wanted(ETH, NOW - 6 * HOUR), Wanted(OKX, 
 
 
 @pytest.fixture
-def store() -> StandInStore:
-    return StandInStore()
+def store(database_url: str) -> Iterator[HistoryStore]:
+    yield from migrated_store(database_url)
 
 
 @pytest.fixture

@@ -9,6 +9,9 @@ releases the marker when it returns, so repeated passes (or two beats) never
 queue a task twice; a worker that dies mid-task stops renewing it and the beat
 plans the rest once it expires. Exchanges backed off after a 429/418, and
 streams in retry backoff after a failed page, are planned nothing meanwhile.
+With ``HISTORY_RETENTION_DAYS`` set, the pass first drops the trades older
+than the cutoff (at most hourly) and plans trades from the cutoff on only
+(``service.history.retention``), so dropped months are not fetched again.
 Each pass also leaves a summary per stream in Redis (gap minutes, lag) for
 ``status`` and ``/metrics``.
 """
@@ -22,10 +25,11 @@ from typing import Any
 
 import redis
 
-from service.errors import StoreError
+from service.errors import DatabaseError, StoreError
 from service.history.budget import read_backoffs
 from service.history.plan import HistoryTask, PlanLimits, horizon_ms, plan_tasks
 from service.history.records import Coverage, Range, Wanted
+from service.history.retention import Retention
 from service.history.retry import held, read_retries
 from service.history.summary import summarize, write_summaries
 from service.keys import Keys
@@ -60,12 +64,14 @@ class HistoryPlanner:
     enqueue: EnqueueHistory
     limits: PlanLimits
     marker_ttl_s: float
+    retention: Retention | None = None  # None: keep (and backfill) everything
 
     def run(self, now_ms: int) -> HistoryPass:
         """One pass at ``now_ms``. Raises DatabaseError, StoreError."""
+        self._apply_retention(now_ms)
         wanted = self.load_wanted(now_ms)
         end = horizon_ms(now_ms)
-        coverages = [self.coverage(w, Range(min(w.since_ms, end), end)) for w in wanted]
+        coverages = [self.coverage(w, Range(min(self._since(w, now_ms), end), end)) for w in wanted]
         write_summaries(self.client, self.keys, [summarize(c) for c in coverages])
         busy = self._busy()
         in_flight = Counter(task_id.split("|", 1)[0] for task_id in busy)
@@ -78,6 +84,19 @@ class HistoryPlanner:
         )
         enqueued, failed = self._send(self._claim(tasks))
         return HistoryPass(len(wanted), enqueued, failed)
+
+    def _since(self, wanted: Wanted, now_ms: int) -> int:
+        if self.retention is None:
+            return wanted.since_ms
+        return self.retention.since_ms(wanted, now_ms)
+
+    def _apply_retention(self, now_ms: int) -> None:
+        if self.retention is None:
+            return
+        try:
+            self.retention.apply(now_ms)
+        except DatabaseError as exc:  # the backfill goes on; the next pass tries again
+            log.warning("history retention failed", error=str(exc))
 
     def _busy(self) -> list[str]:
         head = self.keys.history_pending("")

@@ -40,6 +40,7 @@ from service.beat.wakeup import Wakeup, reconcile_now
 from service.errors import TickerServiceError
 from service.health import check_transitions
 from service.history.plan import HistoryTask, PlanLimits
+from service.history.retention import Retention
 from service.history.store_access import history_store, load_wanted
 from service.keys import Keys
 from service.logs import configure_logging, get_logger
@@ -90,8 +91,13 @@ def history_planner(
 
     The store is opened at the first pass, so a database that is away fails
     that pass (recorded, retried at the next) rather than the beat's start.
+    With ``HISTORY_RETENTION_DAYS`` the pass also applies retention (hourly).
     """
     store = lru_cache(maxsize=1)(partial(history_store, settings.database_url))
+    days = settings.history_retention_days
+    retention = None
+    if days is not None:
+        retention = Retention(days, lambda keep, now: store().apply_retention(keep, now))
     return HistoryPlanner(
         client=client,
         keys=keys,
@@ -100,6 +106,7 @@ def history_planner(
         enqueue=enqueue,
         limits=PlanLimits(max_in_flight=settings.history_tasks_per_exchange),
         marker_ttl_s=settings.history_task_ttl_s,
+        retention=retention,
     )
 
 

@@ -6,10 +6,11 @@ and a worker killed here loses at most the page in flight. The task first asks
 the ledger what of its range is still missing, so a message delivered twice
 (a worker died and the broker re-queued it) costs one read, not a refetch.
 
-A page that fails stops the task: its range (from the failed page to the end
-of the gap) is recorded as a ``FETCH_FAILED`` gap with the error, so it stays
-visible in ``coverage`` and ``/metrics`` until a later task fills it; nothing
-is ever skipped. The caller decides when to try again (``retry.py``).
+A page that fails stops the task: what is still missing of its gap (from the
+failed page to the gap's end, or on OKX trades, which page backwards, from the
+gap's start to the failed page) is recorded as a ``FETCH_FAILED`` gap with the
+error, so it stays visible in ``coverage`` and ``/metrics`` until a later task
+fills it; nothing is ever skipped. The caller decides when to try again (``retry.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import ccxt
 from service.errors import StoreError
 from service.history.budget import BudgetWaitTooLong
 from service.history.fetch import (
+    BACKWARD_EXCHANGES,
     FROM_ID_EXCHANGES,
     ChainBroken,
     Cursor,
@@ -32,6 +34,7 @@ from service.history.fetch import (
     candles_page,
     page_limit,
     trades_page,
+    trades_page_backwards,
 )
 from service.history.records import (
     Candle,
@@ -90,13 +93,31 @@ class Fetcher:
     # more", so this must never exceed what the exchange really answers.
     limit: int | None = None
 
-    def page(self, cursor: Cursor, end_ms: int) -> Page:
+    @property
+    def backwards(self) -> bool:
+        """Pages run from the end of a gap to its start (OKX trades)."""
+        return self.key.stream == Stream.TRADES and self.ccxt_id in BACKWARD_EXCHANGES
+
+    def first(self, gap: Range) -> Cursor:
+        """Where the first page of ``gap`` starts."""
+        return Cursor(gap.end_ms) if self.backwards else Cursor(gap.start_ms)
+
+    def missing(self, cursor: Cursor, gap: Range) -> Range:
+        """What of ``gap`` is still missing when the next page starts at ``cursor``."""
+        if self.backwards:
+            return Range(gap.start_ms, cursor.at_ms)
+        return Range(cursor.at_ms, gap.end_ms)
+
+    def page(self, cursor: Cursor, gap: Range) -> Page:
         limit = self.limit or page_limit(self.ccxt_id, self.key.stream)
+        symbol = self.key.symbol
         if self.key.stream == Stream.CANDLES:
-            return candles_page(self.client, self.key.symbol, cursor, end_ms, limit)
+            return candles_page(self.client, symbol, cursor, gap.end_ms, limit)
+        if self.backwards:
+            return trades_page_backwards(self.client, symbol, cursor, gap.start_ms, limit)
         if self.ccxt_id not in FROM_ID_EXCHANGES:
-            raise PagingNotSupported(f"{self.ccxt_id}: trades backfill pages Binance only so far")
-        return trades_page(self.client, self.key.symbol, cursor, end_ms, limit)
+            raise PagingNotSupported(f"{self.ccxt_id}: trades backfill pages Binance and OKX only")
+        return trades_page(self.client, symbol, cursor, gap.end_ms, limit)
 
 
 def run_task(
@@ -130,15 +151,15 @@ def _fill(
     on_page: Callable[[], None],
 ) -> TaskOutcome:
     pages, rows = done.pages, done.rows
-    cursor: Cursor | None = Cursor(gap.start_ms)
+    cursor: Cursor | None = fetcher.first(gap)
     while cursor is not None:
         if pages >= max_pages:
             return TaskOutcome(pages, rows, complete=False)  # the beat plans the rest
         try:
-            page = fetcher.page(cursor, gap.end_ms)
+            page = fetcher.page(cursor, gap)
         except FETCH_ERRORS as exc:
             error = describe(exc)
-            failed = Gap(Range(cursor.at_ms, gap.end_ms), GapReason.FETCH_FAILED, error)
+            failed = Gap(fetcher.missing(cursor, gap), GapReason.FETCH_FAILED, error)
             store.record_gap(fetcher.key, failed)
             log.warning(
                 "history page failed", stream=str(fetcher.key), at=cursor.at_ms, error=error

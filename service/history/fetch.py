@@ -2,14 +2,19 @@
 
 Plain functions over a ccxt (sync) client; no store, no Redis. A ``Page`` says
 which rows came back (only those inside the task's range) and which range
-they cover: the range from the cursor to this page's last time when the page
-was full (more may follow at that same time), or to the task's end when the
-exchange had nothing more. An empty answer over a range is a complete, empty
-range: the exchange has no trades (or candles) there.
+they cover: for trades, the range from the cursor to this page's last time when
+the page was full (more may follow at that same time), or to the task's end
+when the exchange had nothing more; for candles, the minutes asked for. An
+empty answer over a range is a complete, empty range: the exchange has no
+trades (or candles) there.
 
 On Binance trades are paged by ``fromId``: each page must start at the last
 id + 1 and run without a hole, or the page fails (``ChainBroken``); the
-trade-id chain is what proves nothing was skipped.
+trade-id chain is what proves nothing was skipped. On OKX (whose
+``history-trades`` pages only backwards) trades are paged from the end of the
+range towards its start: the first page by time, the next ones by trade id
+(``after``), each covering from just after its oldest trade's time up to
+where the previous page began.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from service.history.records import MINUTE_MS, Candle, Range, Stream, Trade
 # Exchanges whose public trades ccxt pages by id (params fromId) with dense ids, and by
 # time (since, params until) for a chunk's first page.
 FROM_ID_EXCHANGES = frozenset({"binance", "binanceus"})
+# Exchanges whose public trades ccxt pages backwards (OKX ``history-trades``: ``after`` a
+# time with type 2, then ``after`` a trade id with type 1).
+BACKWARD_EXCHANGES = frozenset({"okx", "myokx", "okxus"})
+OKX_HISTORY_TRADES = "publicGetMarketHistoryTrades"
 # Largest page each exchange answers, when ccxt's ``features`` does not say (trades never).
 PAGE_LIMITS: dict[str, dict[Stream, int]] = {
     "binance": {Stream.CANDLES: 1000, Stream.TRADES: 1000},
@@ -42,13 +51,13 @@ class ChainBroken(TickerServiceError):
 class PagingNotSupported(TickerServiceError):
     """Trades of this exchange cannot be paged over a past range yet: a gap, never "complete".
 
-    ccxt answers ``fetch_trades(since=...)`` on e.g. OKX with the latest trades,
-    ignoring ``since``; taking that answer for the range would hide a hole.
+    ccxt answers ``fetch_trades(since=...)`` on many exchanges with the latest
+    trades, ignoring ``since``; taking that answer for the range would hide a hole.
     """
 
 
 class NoProgress(TickerServiceError):
-    """A full page of candles that does not move the cursor."""
+    """A full page of candles, none of them in the minutes asked for."""
 
 
 @dataclass(frozen=True)
@@ -74,16 +83,20 @@ def page_limit(ccxt_id: str, stream: Stream) -> int:
 
 
 def candles_page(client: Any, symbol: str, cursor: Cursor, end_ms: int, limit: int) -> Page:
-    """1m candles from ``cursor`` up to ``end_ms`` (exclusive), one request."""
-    raw = client.fetch_ohlcv(symbol, "1m", cursor.at_ms, limit, {"until": end_ms - 1})
-    rows = [_candle(c) for c in raw if cursor.at_ms <= c[0] < end_ms]
-    if len(raw) == limit and not rows and raw[-1][0] < cursor.at_ms:
-        raise NoProgress(f"{symbol}: a full page of candles before {cursor.at_ms} ms")
-    if len(raw) < limit or not rows or rows[-1].open_time + MINUTE_MS >= end_ms:
-        return Page(rows, Range(cursor.at_ms, end_ms), None)
-    # A full page: everything up to its last minute is here, the rest comes next.
-    reached = rows[-1].open_time + MINUTE_MS
-    return Page(rows, Range(cursor.at_ms, reached), Cursor(reached))
+    """1m candles from ``cursor`` up to ``end_ms`` (exclusive), one request.
+
+    One request asks for at most ``limit`` minutes, so whatever the answer holds is
+    all the exchange has there (a minute without trades has no candle), whichever
+    end of a longer range the exchange would serve first (Binance the oldest, OKX,
+    given ``until``, the newest). Raises NoProgress when a full answer holds no
+    candle of the minutes asked for.
+    """
+    stop = min(end_ms, cursor.at_ms + limit * MINUTE_MS)
+    raw = client.fetch_ohlcv(symbol, "1m", cursor.at_ms, limit, {"until": stop - 1})
+    rows = [_candle(c) for c in raw if cursor.at_ms <= c[0] < stop]
+    if len(raw) >= limit and not rows:
+        raise NoProgress(f"{symbol}: a full page of candles outside [{cursor.at_ms}, {stop}) ms")
+    return Page(rows, Range(cursor.at_ms, stop), None if stop >= end_ms else Cursor(stop))
 
 
 def trades_page(client: Any, symbol: str, cursor: Cursor, end_ms: int, limit: int) -> Page:
@@ -109,6 +122,29 @@ def trades_page(client: Any, symbol: str, cursor: Cursor, end_ms: int, limit: in
     # Trades at the last time may continue on the next page: covered up to it, not through it.
     covered = Range(cursor.at_ms, max(cursor.at_ms, last.timestamp))
     return Page(rows, covered, Cursor(last.timestamp, int(last.id) + 1))
+
+
+def trades_page_backwards(
+    client: Any, symbol: str, cursor: Cursor, start_ms: int, limit: int
+) -> Page:
+    """Public trades older than ``cursor`` down to ``start_ms``, one request (OKX).
+
+    ``cursor.at_ms`` is where the range still missing ends (exclusive); the first
+    page asks by time, the next ones by the id of the previous page's oldest trade,
+    so trades sharing a millisecond across two pages are neither lost nor doubled.
+    """
+    params: dict[str, Any] = {"method": OKX_HISTORY_TRADES, "type": "2", "after": cursor.at_ms}
+    if cursor.from_id is not None:
+        params.update(type="1", after=cursor.from_id)
+    raw = client.fetch_trades(symbol, None, limit, params)
+    trades = sorted((_trade(t) for t in raw), key=_trade_order)
+    rows = [t for t in trades if start_ms <= t.timestamp < cursor.at_ms]
+    if len(raw) < limit or trades[0].timestamp < start_ms:
+        return Page(rows, Range(start_ms, cursor.at_ms), None)
+    oldest = trades[0]
+    # Trades at the oldest time may continue on the next page: covered from just after it.
+    covered = Range(min(oldest.timestamp + 1, cursor.at_ms), cursor.at_ms)
+    return Page(rows, covered, Cursor(covered.start_ms, int(oldest.id)))
 
 
 def _check_chain(raw: list[dict[str, Any]], from_id: int) -> None:
