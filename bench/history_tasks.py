@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,7 +62,9 @@ class Tally:
     seconds: float = 0.0
 
 
-def jobs_for(exchange: str, symbols: Sequence[str], stream: Stream, window: Range) -> list[Any]:
+def jobs_for(
+    exchange: str, symbols: Sequence[str], stream: Stream, window: Range
+) -> list[HistoryJob]:
     """The tasks the beat would plan for ``window`` of each symbol (one per chunk)."""
     size = PlanLimits(max_in_flight=THREADS).chunk_ms(stream)
     return [
