@@ -1,6 +1,6 @@
 """Run the benchmarks: ``python -m bench.run [NAME...|all] [--quick|--tiny]``.
 
-Names: throughput, sustained, latency, recovery, memory, beat, client.
+Names: throughput, sustained, latency, recovery, memory, beat, client, history.
 
 ``--quick`` shortens every benchmark (fewer rounds, shorter windows, 100k/300k
 ticks for memory); ``--tiny`` is the seconds-long mode of the smoke test. Each
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import beat, client, latency, memory, recovery, throughput
+from bench import beat, client, history, latency, memory, recovery, throughput
 from bench.common import (
     DEFAULT_REDIS_URL,
     command_line,
@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "memory": memory.run,
     "beat": beat.run,
     "client": client.run,
+    "history": history.run,
 }
 
 

@@ -106,3 +106,18 @@ def test_beat_runs_the_beat_scale_script_and_keeps_its_output(
     assert "error" not in payload, payload.get("error")
     assert payload["returncode"] == 0
     assert payload["stdout"]
+
+
+def test_history_measures_backfill_budget_use_bulk_ingest_and_rss_in_one_run(
+    run_bench: RunBench,
+) -> None:
+    payload = run_bench("history")
+    speed, budget, ingest = payload["speed"], payload["budget"], payload["ingest"]
+    assert speed["candles_per_s"] > 0 and speed["trades_per_s"] > 0
+    assert speed["trades_complete"]  # every trade of the range is in Postgres
+    assert budget["requests"] > 0 and budget["share_used"] > 0
+    assert budget["max_any_60s"] > 0 and budget["requests_per_minute"] > 0
+    assert ingest["write_page_rows_per_s"] > 0 and ingest["executemany_rows_per_s"] > 0
+    assert payload["rss"]["tally"]["rows"] > 0
+    assert 0 < payload["rss_first_mb"] <= payload["rss_max_mb"]
+    assert {g["goal"] for g in payload["goals"]} >= {"share of the budget used"}
