@@ -238,6 +238,11 @@ async def test_without_a_database_url_history_calls_fail_at_once_naming_it(
         await client.aclose()
     with SyncTickerClient() as sync, pytest.raises(HistoryNotConfigured):
         sync.trades(EXCHANGE, SYMBOL)
+    with (
+        SyncTickerClient(database_url="ticks.db") as sync,
+        pytest.raises(HistoryNotConfigured, match=r"database URL 'ticks\.db'"),
+    ):
+        next(sync.candles(EXCHANGE, SYMBOL))
     env = {"DATABASE_URL": "postgres://u:secret@db.example:5432/ticks"}
     client = TickerClient.from_env(env)
     assert client.history.database_url == "postgresql://u:secret@db.example:5432/ticks"

@@ -150,22 +150,16 @@ def _importable(name: str) -> bool:
 
 
 def _open_store(database_url: str) -> HistoryStore:
-    """A store on a database at the head revision; DatabaseError says what to run otherwise."""
+    """A store on a database at the head revision (the one ``ticker-service candles`` opens);
+    DatabaseError says what to run otherwise."""
     from sqlalchemy.exc import ArgumentError
 
-    from service.db.migrate import ensure_current
-    from service.history.store import HistoryStore
+    from service.cli.history_output import open_store
 
     try:
-        store = HistoryStore(database_url)
+        return open_store(database_url)
     except ArgumentError as exc:  # not a URL SQLAlchemy can use
         raise HistoryNotConfigured(f"database URL {redact_url(database_url)!r}: {exc}") from exc
-    try:
-        ensure_current(store.engine)
-    except BaseException:
-        store.close()
-        raise
-    return store
 
 
 def _wanted(since_ms: int, start_ms: int | None, end_ms: int) -> Range:
