@@ -208,6 +208,15 @@ def history_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "ticker-client-history"]
 
 
+async def no_reading_thread_left(client: TickerClient) -> None:
+    deadline = time.monotonic() + 3
+    while history_threads() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert history_threads() == []
+    reader_store = client.history._store
+    assert reader_store is not None and reader_store.engine.pool.checkedout() == 0
+
+
 async def test_stopping_early_ends_the_reading_thread_and_frees_its_connection(
     store: HistoryStore, database_url: str
 ) -> None:
@@ -218,12 +227,12 @@ async def test_stopping_early_ends_the_reading_thread_and_frees_its_connection(
             async for trade in trades:
                 if trade.id == "150":
                     break
-        deadline = time.monotonic() + 3
-        while history_threads() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert history_threads() == []
-        reader_store = client.history._store
-        assert reader_store is not None and reader_store.engine.pool.checkedout() == 0
+        await no_reading_thread_left(client)
+
+        async for trade in client.trades(EXCHANGE, SYMBOL, batch_rows=100):
+            if trade.id == "150":
+                break  # and the stream is dropped without being closed
+        await no_reading_thread_left(client)
 
 
 async def test_without_a_database_url_history_calls_fail_at_once_naming_it(
@@ -254,11 +263,11 @@ def test_without_sqlalchemy_history_calls_say_what_is_missing(
 ) -> None:
     monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # as if not installed
     missing = r"needs sqlalchemy \(installed with the ticker-service package"
-    with (
-        SyncTickerClient(database_url=sqlite_url) as client,
-        pytest.raises(HistoryNotConfigured, match=missing),
-    ):
-        client.candles(EXCHANGE, SYMBOL)
+    with SyncTickerClient(database_url=sqlite_url) as client:
+        with pytest.raises(HistoryNotConfigured, match=missing):
+            client.candles(EXCHANGE, SYMBOL)
+        with pytest.raises(HistoryNotConfigured, match=missing):
+            client.coverage(EXCHANGE, SYMBOL)
 
 
 async def test_a_database_that_cannot_be_read_raises_history_unavailable_with_the_fix(

@@ -86,10 +86,10 @@ class HistoryReader:
         self, exchange: str, symbol: str, start_ms: int | None, end_ms: int | None
     ) -> list[Coverage]:
         """The coverage of every stream the (exchange, symbol) row collects; raises NotFound."""
+        self.check()  # before the imports below: they need SQLAlchemy
         from service.history.plan import horizon_ms
         from service.history.wanted import load_wanted
 
-        self.check()
         assert self.database_url is not None
         now = now_ms()
         with self._translated(f"reading the coverage of {symbol} on {exchange}"):

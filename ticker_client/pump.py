@@ -57,11 +57,9 @@ class HistoryStream(Generic[T]):
     """
 
     def __init__(self, rows: Callable[[], Iterator[T]], *, batch_rows: int = BATCH_ROWS) -> None:
-        self._rows = rows
-        self._batch_rows = batch_rows
-        self._batches = self._run()
         self._current: Iterator[T] = iter(())
         self._progress = _Progress()
+        self._batches = _batches(rows, batch_rows, self._progress)
 
     @property
     def fetched(self) -> int:
@@ -107,25 +105,29 @@ class HistoryStream(Generic[T]):
     ) -> None:
         await self.aclose()
 
-    async def _run(self) -> AsyncGenerator[list[T], None]:
-        # An async generator: its finally runs on aclose() and when it is collected (the
-        # producer holds no reference to this stream, so an abandoned one is collected).
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue(QUEUED_BATCHES)
-        stop = threading.Event()
-        threading.Thread(
-            target=_produce,
-            args=(self._rows, self._batch_rows, self._progress, (loop, queue, stop)),
-            name="ticker-client-history",
-            daemon=True,
-        ).start()
-        try:
-            while (item := await queue.get()) is not _END:
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield item  # type: ignore[misc]
-        finally:
-            stop.set()
+
+async def _batches(
+    rows: Callable[[], Iterator[T]], batch_rows: int, progress: _Progress
+) -> AsyncGenerator[list[T], None]:
+    """The batches the producer thread hands over. Its finally (stop the thread) runs on
+    aclose() and when the stream is dropped: nothing here refers back to the stream, so
+    an abandoned one is freed at once and the loop's finalizer closes this generator."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue(QUEUED_BATCHES)
+    stop = threading.Event()
+    threading.Thread(
+        target=_produce,
+        args=(rows, batch_rows, progress, (loop, queue, stop)),
+        name="ticker-client-history",
+        daemon=True,
+    ).start()
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
 
 
 Handoff = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[object]", threading.Event]
