@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from service.db import migrate, repo
@@ -85,11 +86,13 @@ def test_the_readme_history_example_reads_coverage_candles_and_trades(sqlite_url
         choice = repo.HistoryChoice(trades=True, candles=True, since_ms=start)
         repo.add_symbols(session, "binance", ["BTC/USDT"], history=choice)
     store = HistoryStore(sqlite_url)
-    trades = [Trade(str(i), start + i * 1_000, 100.0 + i, 0.1, "buy") for i in range(600)]
-    candles = [Candle(start + m * MINUTE_MS, 1.0, 2.0, 0.5, 1.5, 3.0) for m in range(10)]
-    store.write_page(TRADES, trades, Range(start, start + 10 * MINUTE_MS))
-    store.write_page(CANDLES, candles, Range(start, start + 10 * MINUTE_MS))
+    stored = Range(start, start + 20 * MINUTE_MS)
+    trades = [Trade(str(i), start + i * 1_000, 100.0 + i, 0.1, "buy") for i in range(1_200)]
+    candles = [Candle(start + m * MINUTE_MS, 1.0, 2.0, 0.5, 1.5, 3.0) for m in range(20)]
+    store.write_page(TRADES, trades, stored)
+    store.write_page(CANDLES, candles, stored)
     store.close()
+    last_minute = datetime.fromtimestamp((stored.end_ms - MINUTE_MS) / 1000, UTC)
 
     env = {**os.environ, "DATABASE_URL": sqlite_url}
     result = subprocess.run(
@@ -105,6 +108,8 @@ def test_the_readme_history_example_reads_coverage_candles_and_trades(sqlite_url
     assert lines[0].startswith("candles False ") and lines[1].startswith("trades False ")
     candle_lines = [line for line in lines[2:] if line.endswith(" 1.0 2.0 0.5 1.5")]
     trade_lines = [line for line in lines[2:] if line.split()[0].isdigit()]
-    # start is two hours ago to the millisecond: the first stored minute opened before it
-    assert len(candle_lines) == 9 and candle_lines[0].endswith("+00:00 1.0 2.0 0.5 1.5")
-    assert len(trade_lines) == 300 and len(lines) == 2 + 9 + 300  # five minutes of trades
+    # The example's start is "two hours ago" at its own clock, a moment after ours: the
+    # candles opening after it, up to the last stored minute, and five minutes of trades.
+    assert 18 <= len(candle_lines) <= 20
+    assert candle_lines[-1].startswith(f"{last_minute} ")
+    assert len(trade_lines) == 300 and len(lines) == 2 + len(candle_lines) + 300
