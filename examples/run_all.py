@@ -13,6 +13,9 @@ inspect and prints how to stop it. Exit code 0 only when every example passed.
 
 ``service_control`` starts a service of its own (in the same Redis, under its
 own key prefix): it runs while the demo starts, the others once it is healthy.
+``history_query`` runs last: it makes a demo symbol backfill two hours of
+trades and candles (the demo's worker serves the ``history`` queue too) and
+reads them back. The whole run takes about 45 s on a loaded 2-core machine.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from service.devrun.redis_server import EmbeddedRedis
 from ticker_client import ClientError, SyncTickerClient
 
 HERE = Path(__file__).resolve().parent
-EXAMPLES = ("service_control", "ticker_retrieval", "live_callback", "price_board")
+EXAMPLES = ("service_control", "ticker_retrieval", "live_callback", "price_board", "history_query")
 DEMO_SYMBOLS = 4
 READY_TIMEOUT_S = 60.0
 EXAMPLE_TIMEOUT_S = 120.0

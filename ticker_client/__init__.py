@@ -1,4 +1,5 @@
-"""ticker_client: read the ticker-service's prices, live feed and health from Redis.
+"""ticker_client: read the ticker-service's prices, live feed and health from Redis,
+and its market history (1m candles, public trades) from its database.
 
 The service streams exchange tickers into Redis; this package is the reader's
 side. It imports redis-py, never the service's Dramatiq, APScheduler,
@@ -51,17 +52,60 @@ What you get:
   (``WorkerHealth``) and ``beat`` (``BeatHealth``), derived by the service's
   own rules.
 - Errors: ``ClientError`` and below it ``NotFound``, ``ConnectionLost``,
-  ``BadData``, ``InvalidArgument``.
+  ``BadData``, ``InvalidArgument``, ``HistoryUnavailable`` (and below it
+  ``HistoryNotConfigured``).
 
-Candles and trades are not here yet: they come once the service's market
-history lands. ``examples/`` has runnable scripts for everything above;
+Market history (candles and trades the service backfilled into its database)::
+
+    from datetime import UTC, datetime, timedelta
+
+    async with TickerClient.from_env() as client:           # DATABASE_URL too
+        for stream in await client.coverage("binance", "BTC/USDT"):
+            print(stream.stream, stream.gap_free, stream.complete_until_utc)
+        start = datetime.now(UTC) - timedelta(hours=2)      # or UTC epoch ms
+        async for candle in client.candles("binance", "BTC/USDT", start):
+            print(candle.open_time_utc, candle.close, candle.volume)
+        async with client.trades("binance", "BTC/USDT", start) as trades:
+            async for trade in trades:                      # streamed in batches
+                print(trade.id, trade.timestamp_utc, trade.price, trade.side)
+
+- ``TickerClient.candles/trades``: ``Candle`` (``open_time``, ``open``,
+  ``high``, ``low``, ``close``, ``volume``, ``closed``; ``open_time_utc``) and
+  ``Trade`` (``id``, ``timestamp``, ``price``, ``amount``, ``side``;
+  ``timestamp_utc``) over ``[start, end)``, given as aware datetimes or epoch
+  ms. The async calls read the database in a thread and hand rows over in
+  batches (a ``HistoryStream``; ``batches()`` for lists), the sync twin's are
+  plain iterators; neither ever holds the whole range in memory.
+- ``TickerClient.coverage``: per stream a ``Coverage`` (complete ranges,
+  ``HistoryGap``s with their reason, ``complete_until_ms``, ``newest_ms``),
+  what ``ticker-service coverage`` shows.
+- The history calls are an optional part: they read the service's database
+  through its repository (``service.history.store.HistoryStore``), so they
+  need its URL (``database_url=...``, or ``DATABASE_URL`` for ``from_env``)
+  and SQLAlchemy (a dependency of the ticker-service package; psycopg2 for
+  Postgres), imported on the first history call, never by ``import
+  ticker_client``. Without them they raise ``HistoryNotConfigured``; a
+  database that cannot be read raises ``HistoryUnavailable``.
+- Live candles from Redis (the latest candle, the last N closed ones) come
+  with the service's live market history (issue 15); until then candles come
+  from the database only, as backfilled.
+
+``examples/`` has runnable scripts for everything above;
 ``python examples/run_all.py`` runs them against a private demo.
 """
 
 from __future__ import annotations
 
 from ticker_client.client import TickerClient
-from ticker_client.errors import BadData, ClientError, ConnectionLost, InvalidArgument, NotFound
+from ticker_client.errors import (
+    BadData,
+    ClientError,
+    ConnectionLost,
+    HistoryNotConfigured,
+    HistoryUnavailable,
+    InvalidArgument,
+    NotFound,
+)
 from ticker_client.feed import Subscription
 from ticker_client.health import (
     BeatHealth,
@@ -71,18 +115,26 @@ from ticker_client.health import (
     PassHealth,
     WorkerHealth,
 )
+from ticker_client.history_records import Candle, Coverage, HistoryGap, TimeRange, Trade
+from ticker_client.pump import HistoryStream
 from ticker_client.records import Event, Gap, Tick, utc
 from ticker_client.sync import SyncSubscription, SyncTickerClient
 
 __all__ = [
     "BadData",
     "BeatHealth",
+    "Candle",
     "ClientError",
     "ConnectionLost",
+    "Coverage",
     "Event",
     "Gap",
     "Health",
     "HealthState",
+    "HistoryGap",
+    "HistoryNotConfigured",
+    "HistoryStream",
+    "HistoryUnavailable",
     "InvalidArgument",
     "JobHealth",
     "NotFound",
@@ -92,6 +144,8 @@ __all__ = [
     "SyncTickerClient",
     "Tick",
     "TickerClient",
+    "TimeRange",
+    "Trade",
     "WorkerHealth",
     "utc",
 ]

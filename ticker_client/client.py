@@ -1,8 +1,11 @@
-"""``TickerClient``: the async reader of the tick store, the feed and the health registry."""
+"""``TickerClient``: the async reader of the tick store, the feed, the health registry and,
+from the database, market history."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -14,9 +17,12 @@ from service.keys import Keys
 from service.redaction import redact_url
 from service.redis_client import async_client
 from service.settings import DEFAULT_REDIS_URL, Settings
+from ticker_client.arguments import check_config, check_names, names_of, preference
 from ticker_client.errors import InvalidArgument, NotFound, translated
 from ticker_client.feed import Subscription
 from ticker_client.health import Health, read_health
+from ticker_client.history import HistoryReader
+from ticker_client.history_calls import HistoryCalls
 from ticker_client.records import Tick, decode_json
 from workers.clock import now_ms
 from workers.redis_text import text
@@ -24,15 +30,18 @@ from workers.redis_text import text
 DEFAULT_NAME = "ticker_client"
 
 
-class TickerClient:
+class TickerClient(HistoryCalls):
     """Reads what the service writes to Redis; use it with ``async with``.
 
     ``url`` is any URL the service takes (``redis://``, ``rediss://``,
     ``unix://``, ``redis+sentinel://``); ``prefix`` is the service's
     ``TICKER_KEY_PREFIX``; a tick older than ``stale_after_s`` is ``stale``;
-    ``name`` is this client's connection name in ``CLIENT LIST``.
-    ``TickerClient.from_env()`` takes all of them (and the intervals health is
-    judged by) from the same environment variables as the service.
+    ``name`` is this client's connection name in ``CLIENT LIST``;
+    ``database_url`` is the service's ``DATABASE_URL``, needed only by the
+    history calls (``candles``, ``trades``, ``coverage``), which import
+    SQLAlchemy on first use. ``TickerClient.from_env()`` takes all of them (and
+    the intervals health is judged by) from the same environment variables as
+    the service.
 
     Example::
 
@@ -48,13 +57,14 @@ class TickerClient:
         prefix: str = "ticker",
         stale_after_s: float = 30.0,
         name: str = DEFAULT_NAME,
+        database_url: str | None = None,
         settings: Settings | None = None,
     ) -> None:
         base = settings or Settings()
         self.settings = dataclasses.replace(
             base, redis_url=url, key_prefix=prefix, stale_after_s=stale_after_s
         )
-        _check_config(self.settings, name)
+        check_config(self.settings, name)
         self.keys = Keys(prefix)
         self.name = name
         self._stale_after_ms = stale_after_s * 1000
@@ -62,11 +72,14 @@ class TickerClient:
             self.redis: aioredis.Redis = async_client(url, client_name=name)
         except (ValueError, ConfigError) as exc:
             raise InvalidArgument(f"url {redact_url(url)!r}: {exc}") from exc
+        self.history = HistoryReader(database_url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> TickerClient:
         """A client configured like the service: ``REDIS_URL`` (or ``REDIS_HOST``...),
-        ``TICKER_KEY_PREFIX``, ``STALE_AFTER_S`` and the health intervals.
+        ``TICKER_KEY_PREFIX``, ``STALE_AFTER_S``, the health intervals, and
+        ``DATABASE_URL`` for history (only when set: the service's default is a
+        SQLite file relative to its own directory, which the client does not guess).
 
         Raises InvalidArgument naming a variable whose value is unusable.
 
@@ -78,6 +91,8 @@ class TickerClient:
             settings = Settings.from_env(env)
         except ConfigError as exc:
             raise InvalidArgument(str(exc)) from exc
+        if "DATABASE_URL" in (os.environ if env is None else env):
+            options.setdefault("database_url", settings.database_url)
         return cls(
             settings.redis_url,
             prefix=settings.key_prefix,
@@ -100,6 +115,7 @@ class TickerClient:
         Example: ``client = TickerClient(url); ...; await client.aclose()``.
         """
         await self.redis.aclose()
+        await asyncio.to_thread(self.history.close)
 
     # -- tickers ---------------------------------------------------------------------------
 
@@ -114,7 +130,7 @@ class TickerClient:
             tick = await client.get("binance", "BTC/USDT")
             print(tick.last, tick.timestamp_utc, tick.stale)
         """
-        _check_names(exchange=exchange, symbol=symbol)
+        check_names(exchange=exchange, symbol=symbol)
         with translated(f"reading {symbol} on {exchange}"):
             raw = await self.redis.hget(self.keys.board(exchange), symbol)
         if raw is None:
@@ -131,7 +147,7 @@ class TickerClient:
             for symbol, tick in (await client.board("binance")).items():
                 print(symbol, tick.last)
         """
-        _check_names(exchange=exchange)
+        check_names(exchange=exchange)
         with translated(f"reading the board of {exchange}"):
             raw = await self.redis.hgetall(self.keys.board(exchange))
         if not raw:
@@ -167,8 +183,8 @@ class TickerClient:
             tick = await client.price("BTC/USDT", prefer=["binance", "okx"])
             print(tick.exchange, tick.last, "stale!" if tick.stale else "")
         """
-        _check_names(symbol=symbol)
-        preferred = _preference(prefer)
+        check_names(symbol=symbol)
+        preferred = preference(prefer)
         with translated(f"reading the price of {symbol}"):
             pipe = self.redis.pipeline(transaction=False)
             pipe.smembers(self.keys.exchanges())
@@ -233,8 +249,8 @@ class TickerClient:
         """
         return Subscription(
             self,
-            exchanges=_names("exchanges", exchanges),
-            symbols=_names("symbols", symbols),
+            exchanges=names_of("exchanges", exchanges),
+            symbols=names_of("symbols", symbols),
             give_up_after_s=give_up_after_s,
         )
 
@@ -260,38 +276,3 @@ class TickerClient:
 def _best(ticks: list[Tick]) -> Tick:
     fresh = next((tick for tick in ticks if not tick.stale), None)
     return fresh or max(ticks, key=lambda tick: tick.received_at)
-
-
-def _preference(prefer: Sequence[str]) -> list[str]:
-    if isinstance(prefer, str):
-        raise InvalidArgument(f"prefer={prefer!r}: expected a list of exchange names")
-    for name in prefer:
-        _check_names(exchange=name)
-    return list(dict.fromkeys(prefer))
-
-
-def _names(what: str, names: Iterable[str] | None) -> tuple[str, ...] | None:
-    if names is None:
-        return None
-    if isinstance(names, str):
-        raise InvalidArgument(f"{what}={names!r}: expected a list of names")
-    chosen = tuple(dict.fromkeys(names))
-    if not chosen:
-        raise InvalidArgument(f"{what}=[]: name at least one, or pass None for all")
-    for name in chosen:
-        _check_names(**{what[:-1]: name})
-    return chosen
-
-
-def _check_names(**names: str) -> None:
-    for what, value in names.items():
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidArgument(f"{what}={value!r}: expected a non-empty name")
-
-
-def _check_config(settings: Settings, name: str) -> None:
-    if not settings.key_prefix:
-        raise InvalidArgument("prefix='': expected the service's TICKER_KEY_PREFIX")
-    if not settings.stale_after_s > 0:
-        raise InvalidArgument(f"stale_after_s={settings.stale_after_s!r}: expected seconds > 0")
-    _check_names(name=name)

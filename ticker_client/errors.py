@@ -7,7 +7,11 @@ one ``except`` catches the service's errors and the client's alike)::
     ├── NotFound          no tick stored for what was asked (also a LookupError)
     ├── ConnectionLost    Redis does not answer, or the connection dropped
     ├── BadData           a stored value that does not decode (also a ValueError)
-    └── InvalidArgument   bad input or configuration, named (also a ValueError)
+    ├── InvalidArgument   bad input or configuration, named (also a ValueError)
+    └── HistoryUnavailable        the history database cannot be read (unreachable,
+        │                         not migrated, failed mid-read); the message says why
+        └── HistoryNotConfigured  no database URL given, or SQLAlchemy (the server
+                                  package's dependency, imported only for history) missing
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ class BadData(ClientError, ValueError):
 
 class InvalidArgument(ClientError, ValueError):
     """An argument or a setting the client cannot use; the message names it."""
+
+
+class HistoryUnavailable(ClientError):
+    """Candles, trades or coverage could not be read from the database; the message says why."""
+
+
+class HistoryNotConfigured(HistoryUnavailable):
+    """History was asked for without a database URL, or without SQLAlchemy installed."""
 
 
 @contextmanager

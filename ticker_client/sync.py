@@ -1,7 +1,8 @@
 """``SyncTickerClient``: the async client for code without an event loop.
 
 A thin twin: it runs a ``TickerClient`` on an event loop of its own, in a
-daemon thread, and waits for each call. Safe to share between threads.
+daemon thread, and waits for each call. Safe to share between threads. The
+history calls need no event loop: they read the database in the caller's thread.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ticker_client.arguments import check_names, history_args, optional_window
 from ticker_client.client import TickerClient
 from ticker_client.feed import Subscription
 from ticker_client.health import Health
+from ticker_client.history_records import Candle, Coverage, Instant, Trade
 from ticker_client.records import Event, Tick
 
 T = TypeVar("T")
@@ -99,6 +102,43 @@ class SyncTickerClient:
     def health(self) -> Health:
         """See ``TickerClient.health``. Example: ``client.health().healthy``."""
         return self._call(self.client.health())
+
+    def candles(
+        self, exchange: str, symbol: str, start: Instant | None = None, end: Instant | None = None
+    ) -> Iterator[Candle]:
+        """See ``TickerClient.candles``; a blocking iterator, streamed from the database.
+
+        Read it to the end or ``close()`` it (a generator): until then it holds
+        a database connection.
+
+        Example::
+
+            for candle in client.candles("binance", "BTC/USDT", start, end):
+                print(candle.open_time_utc, candle.close)
+        """
+        return self.client.history.candles(*history_args(exchange, symbol, start, end))
+
+    def trades(
+        self, exchange: str, symbol: str, start: Instant | None = None, end: Instant | None = None
+    ) -> Iterator[Trade]:
+        """See ``TickerClient.trades``; a blocking iterator, streamed (close it if you stop early).
+
+        Example::
+
+            for trade in client.trades("binance", "BTC/USDT", start, end):
+                print(trade.id, trade.timestamp_utc, trade.price)
+        """
+        return self.client.history.trades(*history_args(exchange, symbol, start, end))
+
+    def coverage(
+        self, exchange: str, symbol: str, start: Instant | None = None, end: Instant | None = None
+    ) -> list[Coverage]:
+        """See ``TickerClient.coverage``.
+
+        Example: ``all(s.gap_free for s in client.coverage("binance", "BTC/USDT"))``.
+        """
+        check_names(exchange=exchange, symbol=symbol)
+        return self.client.history.coverage(exchange, symbol, *optional_window(start, end))
 
     def subscribe(
         self,
