@@ -108,6 +108,12 @@ def run_service(
         first = _service_mark(space, worker.pid, sim)
         time.sleep(plan.window_s)
         last = _service_mark(space, worker.pid, sim)
+        # The count comes from heartbeats (one a second): a short window can read the
+        # same one twice, so wait for a newer one rather than report 0 ticks/s.
+        deadline = time.monotonic() + 5
+        while last.t <= first.t and time.monotonic() < deadline:
+            time.sleep(0.1)
+            last = _service_mark(space, worker.pid, sim)
     return _window("service", size, first, last)
 
 
