@@ -129,3 +129,14 @@ async def exchange(simulator: SimulatorThread) -> AsyncIterator[Any]:
     """A ccxt.pro client of ``simulator``, closed after the test."""
     async with simulator.exchange() as client:
         yield client
+
+
+# Tests that start worker, beat, web or benchmark processes and time what they see run
+# one after another in one xdist worker (``--dist loadgroup``), beside the rest.
+SERIAL_GROUP = "processes"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("e2e") or item.path.name == "test_bench_smoke.py":
+            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP))

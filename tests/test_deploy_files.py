@@ -42,6 +42,7 @@ DEV_TOOLS = {
     "pytest",
     "pytest-timeout",
     "pytest-asyncio",
+    "pytest-xdist",
     "coverage",
     "ruff",
     "mypy",

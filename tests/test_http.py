@@ -250,7 +250,8 @@ async def test_a_redis_that_does_not_answer_makes_healthz_503_and_metrics_say_so
 
 # ---------------------------------------------------------------- WEB_TOKEN
 
-WEB_TOKEN = "tok-" + uuid.uuid4().hex
+# Fixed, not random: parametrize ids carry it and every xdist worker must collect the same.
+WEB_TOKEN = "tok-6f1c0e5b9d2a47e3a8c4"
 
 
 @pytest.fixture(scope="module")
