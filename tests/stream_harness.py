@@ -44,6 +44,12 @@ class Harness:
     heartbeats: list[Heartbeat] = field(default_factory=list)
     client: aioredis.Redis | None = None
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The open client (inside ``async with``)."""
+        assert self.client is not None, "the harness is not open"
+        return self.client
+
     async def __aenter__(self) -> Harness:
         self.client = aioredis.Redis.from_url(self.redis_url)
         return self

@@ -10,20 +10,9 @@ import json
 
 from service.cli import build_parser
 from service.cli.coverage import iso, render_json, render_table
-from service.history.records import (
-    MINUTE_MS,
-    Coverage,
-    Gap,
-    GapReason,
-    Range,
-    Stream,
-    StreamKey,
-    Timeframe,
-)
+from service.history.records import MINUTE_MS, Coverage, Gap, GapReason, Range
+from tests.history_keys import CANDLES, T0, TRADES
 
-T0 = 1_764_547_200_000  # 2025-12-01T00:00:00Z
-TRADES = StreamKey("binance", "BTC/USDT", Stream.TRADES)
-CANDLES = StreamKey("binance", "BTC/USDT", Stream.CANDLES, Timeframe.M1)
 WANTED = Range(T0, T0 + 60 * MINUTE_MS)
 
 

@@ -13,23 +13,14 @@ from pathlib import Path
 
 from service.db import migrate, repo
 from service.db.session import migrated_session
-from service.history.records import (
-    MINUTE_MS,
-    Candle,
-    Range,
-    Stream,
-    StreamKey,
-    Timeframe,
-    Trade,
-)
+from service.history.records import MINUTE_MS, Candle, Range, Trade
 from service.history.store import HistoryStore
 from service.keys import Keys
 from tests.client_helpers import tick, write
+from tests.history_keys import CANDLES, TRADES
 from workers.clock import now_ms
 
 HOUR_MS = 60 * MINUTE_MS
-TRADES = StreamKey("binance", "BTC/USDT", Stream.TRADES)
-CANDLES = StreamKey("binance", "BTC/USDT", Stream.CANDLES, Timeframe.M1)
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -21,34 +22,12 @@ from service.history.budget import (
     requests_per_minute_from_ccxt,
 )
 from service.keys import Keys
+from tests.budget_taker import take_for
 
 RUN_S = 3.0
-
-# A worker process of its own: takes tokens for RUN_S seconds, prints the grant times.
-TAKER = """
-import json, sys, time, redis
-from service.history.budget import RequestBudget, budget_spec
-from service.keys import Keys
-url, prefix, rpm, until = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-budget = RequestBudget(redis.Redis.from_url(url), Keys(prefix), "binance", budget_spec(rpm))
-grants = []
-while time.time() < until:
-    ok, wait_ms, at = budget.try_take()
-    if ok:
-        grants.append(at)
-    else:
-        time.sleep(min(wait_ms, 50) / 1000)
-print(json.dumps(grants))
-"""
-
-
-def take_for(budget: RequestBudget, until: float, grants: list[int]) -> None:
-    while time.time() < until:
-        ok, wait_ms, at = budget.try_take()
-        if ok:
-            grants.append(at)
-        else:
-            time.sleep(min(wait_ms, 50) / 1000)
+# A process of its own taking tokens (run from the repository root, where `tests` is found).
+TAKER = [sys.executable, "-m", "tests.budget_taker"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def most_in_any_window(grants: list[int], window_ms: int) -> int:
@@ -67,8 +46,9 @@ def test_threads_and_processes_together_never_exceed_the_budget(redis_url, key_p
     until = time.time() + RUN_S + 1.0  # the processes need a moment to start
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", TAKER, redis_url, key_prefix, str(rpm), str(until)],
+            [*TAKER, redis_url, key_prefix, str(rpm), str(until)],
             stdout=subprocess.PIPE,
+            cwd=ROOT,
         )
         for _ in range(2)
     ]

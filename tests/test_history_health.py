@@ -12,23 +12,12 @@ from service.cli import main
 from service.health.web import create_app
 from service.history.budget import RequestBudget, budget_spec
 from service.history.health import load_history_health
-from service.history.records import (
-    MINUTE_MS,
-    Coverage,
-    Gap,
-    GapReason,
-    Range,
-    Stream,
-    StreamKey,
-    Timeframe,
-)
+from service.history.records import MINUTE_MS, Coverage, Gap, GapReason, Range
 from service.history.retry import note_failure
 from service.history.summary import read_summaries, summarize, write_summaries
 from service.settings import Settings
+from tests.history_keys import CANDLES, TRADES
 from workers.clock import now_ms
-
-TRADES = StreamKey("binance", "BTC/USDT", Stream.TRADES)
-CANDLES = StreamKey("binance", "BTC/USDT", Stream.CANDLES, Timeframe.M1)
 
 
 def coverages(now: int) -> list[Coverage]:

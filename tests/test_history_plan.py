@@ -5,20 +5,10 @@ from __future__ import annotations
 import pytest
 
 from service.history.plan import PlanLimits, chunks, horizon_ms, plan_tasks
-from service.history.records import (
-    MINUTE_MS,
-    Coverage,
-    Gap,
-    GapReason,
-    Range,
-    Stream,
-    StreamKey,
-    Timeframe,
-)
+from service.history.records import MINUTE_MS, Coverage, Gap, GapReason, Range, Stream, StreamKey
+from tests.history_keys import CANDLES, TRADES
 
 HOUR = 60 * MINUTE_MS
-TRADES = StreamKey("binance", "BTC/USDT", Stream.TRADES)
-CANDLES = StreamKey("binance", "BTC/USDT", Stream.CANDLES, Timeframe.M1)
 OTHER = StreamKey("binance", "ETH/USDT", Stream.TRADES)
 OKX = StreamKey("okx", "BTC/USDT", Stream.TRADES)
 

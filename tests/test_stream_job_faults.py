@@ -101,8 +101,7 @@ async def test_a_job_whose_lease_is_taken_over_stops_within_one_renewal(
     redis_url: str, keys: Keys
 ) -> None:
     async with streaming(redis_url, keys, Simulator(symbols=2, rate=5, seed=9)) as s:
-        client = s.h.client
-        assert client is not None
+        client = s.h.redis
         await client.set(keys.lease("sim"), "someone-else")
         assert await _reason_within_one_renewal(s) == "lease-lost"
         assert await client.get(keys.lease("sim")) == b"someone-else"
@@ -114,7 +113,7 @@ async def test_a_job_removed_from_the_desired_state_releases_its_lease_and_retur
     async with streaming(redis_url, keys, Simulator(symbols=2, rate=5, seed=10)) as s:
         await s.h.remove_spec("sim")
         assert await _reason_within_one_renewal(s) == "not-desired"
-        assert await s.h.client.get(keys.lease("sim")) is None  # type: ignore[union-attr]
+        assert await s.h.redis.get(keys.lease("sim")) is None
         assert s.h.heartbeats[-1].state == "stopped"
 
 

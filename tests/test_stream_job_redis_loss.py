@@ -67,16 +67,14 @@ async def test_a_job_keeps_its_feed_while_redis_is_down_and_writes_the_latest_va
 
 
 async def _leased_by(h: Harness, keys: Keys, token: str) -> bool:
-    assert h.client is not None
-    return await h.client.get(keys.lease("sim")) == token.encode()
+    return await h.redis.get(keys.lease("sim")) == token.encode()
 
 
 async def test_a_job_whose_whole_desired_state_is_gone_streams_its_last_spec(
     redis_url: str, keys: Keys
 ) -> None:
     async with streaming(redis_url, keys, Simulator(symbols=4, rate=20, seed=42)) as s:
-        client = s.h.client
-        assert client is not None
+        client = s.h.redis
         await client.delete(keys.desired(), keys.desired_marker())
         await asyncio.sleep(4 * s.h.config.lease_ttl_s / 3)  # several supervision ticks
         assert not s.task.done()
@@ -92,10 +90,9 @@ async def test_a_job_whose_lease_key_vanished_takes_it_back_with_its_own_token(
     redis_url: str, keys: Keys
 ) -> None:
     async with streaming(redis_url, keys, Simulator(symbols=2, rate=10, seed=43)) as s:
-        assert s.h.client is not None
-        await s.h.client.delete(keys.lease("sim"))
+        await s.h.redis.delete(keys.lease("sim"))
         await wait_for(lambda: _leased_by(s.h, keys, s.job.lease.token), 3, "the lease back")
-        assert 0 < await s.h.client.pttl(keys.lease("sim")) <= FAST.lease_ttl_s * 1000
+        assert 0 < await s.h.redis.pttl(keys.lease("sim")) <= FAST.lease_ttl_s * 1000
         assert not s.task.done()
 
 
@@ -144,9 +141,8 @@ async def test_ticks_wait_in_the_outbox_while_the_lease_is_unconfirmed_for_a_ttl
     redis_url: str, keys: Keys
 ) -> None:
     async with streaming(redis_url, keys, Simulator(symbols=4, rate=50, seed=46)) as s:
-        assert s.h.client is not None
         # As after a stall: the last renewal is a ttl old and a successor holds the lease.
-        await s.h.client.set(keys.lease("sim"), "successor", px=10_000)
+        await s.h.redis.set(keys.lease("sim"), "successor", px=10_000)
         s.job.lease.valid_until = time.monotonic()
         since_ms = time.time() * 1000
         assert await asyncio.wait_for(s.task, 3) == "lease-lost"
